@@ -1,0 +1,447 @@
+package ddbjson
+
+import (
+	"bytes"
+	"encoding"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+)
+
+// planKind is what the decoder does with a Go type.
+type planKind uint8
+
+const (
+	kOther     planKind = iota // complex, chan, func, uintptr, unsafe.Pointer: only NULL fits
+	kBool                      // bool kinds
+	kInt                       // int kinds; bits says which
+	kUint                      // uint kinds except uintptr
+	kFloat32                   // float32 kinds
+	kFloat64                   // float64 kinds
+	kString                    // string kinds
+	kByteSlice                 // exactly []byte
+	kSlice                     // other slices
+	kArray                     // arrays
+	kMap                       // maps with string, number or bool keys
+	kStruct                    // structs, including time.Time (isTime)
+	kPtr                       // unnamed pointer types
+	kIface                     // empty interfaces
+	kFallback                  // decoded by attributevalue from a types.AttributeValue
+)
+
+// mapFast names map types with a typed fast path.
+type mapFast uint8
+
+const (
+	mfNone mapFast = iota
+	mfString
+	mfAny
+	mfInt
+	mfInt64
+	mfFloat64
+	mfBool
+)
+
+// plan says how to decode into one Go type. Plans are built once per type,
+// cached, and never modified after they are published.
+type plan struct {
+	t    reflect.Type
+	kind planKind
+	size uintptr
+	bits int // kInt, kUint: width in bits
+
+	// addrUnm: the type is named, not a pointer, and its pointer implements
+	// attributevalue.Unmarshaler, which attributevalue then calls on the
+	// address of the value for every attribute value, NULL included.
+	addrUnm bool
+	// ptrUnm (kPtr): the pointer type implements Unmarshaler; attributevalue
+	// allocates the pointee and calls it, except for NULL.
+	ptrUnm bool
+	// isTime: the type converts to time.Time, so S values parse as RFC 3339
+	// and N values as epoch seconds.
+	isTime bool
+
+	elem       *plan          // kPtr: pointee; kSlice, kByteSlice, kArray: element; kMap: value
+	elemU8     bool           // kSlice, kArray: the element kind is uint8 (binary targets)
+	arrayLen   int            // kArray
+	emptySlice unsafe.Pointer // kSlice, kByteSlice: data of a non-nil empty slice
+	key        *plan          // kMap: key
+	keyErr     error          // kMap: the key kind is unsupported
+	fast       mapFast        // kMap
+	fields     *fieldTable    // kStruct
+}
+
+// field is one decodable field of a struct, after the embedding rules.
+type field struct {
+	name     string
+	plan     *plan
+	offset   uintptr // from the struct, or from the last embedded pointer in hops
+	hops     []hop   // embedded pointers on the way to the field
+	asString bool    // `dynamodbav:",string"`
+	ro       bool    // an unexported embedded field: reflect cannot set it
+}
+
+// hop is an embedded pointer to a struct on the path to a promoted field.
+type hop struct {
+	offset     uintptr // of the pointer field, from the previous base
+	elem       reflect.Type
+	unexported bool // attributevalue panics when it must allocate it
+}
+
+// fieldTable holds the fields of a struct in declaration order, with an
+// index by exact name.
+type fieldTable struct {
+	fields []field
+	byName map[string]int
+}
+
+// lookup finds the field for an attribute name as attributevalue does: the
+// exact name first, then the first field whose name matches under Unicode
+// case folding. hint is the field to try first.
+func (ft *fieldTable) lookup(name []byte, hint int) int {
+	if hint < len(ft.fields) && ft.fields[hint].name == string(name) {
+		return hint
+	}
+	if i, ok := ft.byName[string(name)]; ok {
+		return i
+	}
+	for i := range ft.fields {
+		if bytes.EqualFold([]byte(ft.fields[i].name), name) {
+			return i
+		}
+	}
+	return -1
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[attributevalue.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	timeType            = reflect.TypeFor[time.Time]()
+	byteSliceType       = reflect.TypeFor[[]byte]()
+	stringType          = reflect.TypeFor[string]()
+	anyType             = reflect.TypeFor[any]()
+)
+
+var (
+	plans  sync.Map // reflect.Type → *plan
+	planMu sync.Mutex
+)
+
+// planFor returns the plan for t, building and caching it on first use.
+func planFor(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	planMu.Lock()
+	defer planMu.Unlock()
+	b := planBuilder{building: map[reflect.Type]*plan{}}
+	p := b.plan(t)
+	// Publish only complete plans: a recursive type's plan refers to
+	// itself and is finished only now.
+	for t, p := range b.building {
+		plans.Store(t, p)
+	}
+	return p
+}
+
+type planBuilder struct {
+	building map[reflect.Type]*plan
+}
+
+func (b *planBuilder) plan(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	if p, ok := b.building[t]; ok {
+		return p
+	}
+	p := &plan{t: t, size: t.Size()}
+	b.building[t] = p
+	if t.Kind() != reflect.Pointer && t.Name() != "" && reflect.PointerTo(t).Implements(unmarshalerType) {
+		p.addrUnm = true
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		p.kind = kBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		p.kind, p.bits = kInt, t.Bits()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		p.kind, p.bits = kUint, t.Bits()
+	case reflect.Float32:
+		p.kind = kFloat32
+	case reflect.Float64:
+		p.kind = kFloat64
+	case reflect.String:
+		p.kind = kString
+	case reflect.Interface:
+		// Only the empty interface has a fast path: attributevalue panics
+		// storing a string or a map into any other interface type.
+		if t.NumMethod() == 0 {
+			p.kind = kIface
+		} else {
+			p.kind = kFallback
+		}
+	case reflect.Pointer:
+		// attributevalue does not look for an Unmarshaler on the pointee of
+		// a named pointer type; rather than model that, let it decode.
+		if t.Name() != "" {
+			p.kind = kFallback
+			break
+		}
+		p.kind = kPtr
+		p.ptrUnm = t.Implements(unmarshalerType)
+		p.elem = b.plan(t.Elem())
+	case reflect.Slice:
+		p.kind = kSlice
+		if t == byteSliceType {
+			p.kind = kByteSlice
+		}
+		p.elem = b.plan(t.Elem())
+		p.elemU8 = t.Elem().Kind() == reflect.Uint8
+		p.emptySlice = reflect.MakeSlice(t, 0, 0).UnsafePointer()
+	case reflect.Array:
+		p.kind = kArray
+		p.elem = b.plan(t.Elem())
+		p.elemU8 = t.Elem().Kind() == reflect.Uint8
+		p.arrayLen = t.Len()
+	case reflect.Map:
+		kt := t.Key()
+		if reflect.PointerTo(kt).Implements(textUnmarshalerType) || kt.Implements(textUnmarshalerType) {
+			p.kind = kFallback
+			break
+		}
+		p.kind = kMap
+		switch kt.Kind() {
+		case reflect.Bool, reflect.String,
+			reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64:
+			p.key = b.plan(kt)
+		default:
+			p.keyErr = &attributevalue.UnmarshalTypeError{
+				Value: "map key must be string, number, bool, or TextUnmarshaler",
+				Type:  kt,
+			}
+		}
+		p.elem = b.plan(t.Elem())
+		if kt == stringType {
+			switch t.Elem() {
+			case stringType:
+				p.fast = mfString
+			case anyType:
+				p.fast = mfAny
+			case reflect.TypeFor[int]():
+				p.fast = mfInt
+			case reflect.TypeFor[int64]():
+				p.fast = mfInt64
+			case reflect.TypeFor[float64]():
+				p.fast = mfFloat64
+			case reflect.TypeFor[bool]():
+				p.fast = mfBool
+			}
+		}
+	case reflect.Struct:
+		p.kind = kStruct
+		p.isTime = t.ConvertibleTo(timeType)
+		p.fields = b.fieldTable(t)
+	default:
+		p.kind = kOther
+	}
+	return p
+}
+
+// tagInfo is what decoding uses of a `dynamodbav` struct tag.
+type tagInfo struct {
+	name     string
+	ignore   bool
+	asString bool
+}
+
+func parseTag(st reflect.StructTag) tagInfo {
+	var ti tagInfo
+	s := st.Get("dynamodbav")
+	if s == "" {
+		return ti
+	}
+	name, opts, _ := strings.Cut(s, ",")
+	if name == "-" {
+		ti.ignore = true
+	} else {
+		ti.name = name
+	}
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == "string" {
+			ti.asString = true
+		}
+	}
+	return ti
+}
+
+// candidate is a field found while walking a struct and its embedded
+// structs, before the rules that hide some of them are applied.
+type candidate struct {
+	name     string
+	fromTag  bool
+	index    []int
+	typ      reflect.Type // the field's type, or for an embedded struct the struct type
+	asString bool
+}
+
+// fieldTable lists the fields attributevalue decodes into: exported fields
+// and those promoted from embedded structs (through pointers too), walked
+// breadth first; a name at a shallower depth hides deeper ones, a tagged
+// name beats an untagged one at the same depth, and names that still clash
+// are dropped. These are Go's (and encoding/json's) visibility rules, which
+// attributevalue applies to `dynamodbav` names.
+func (b *planBuilder) fieldTable(t reflect.Type) *fieldTable {
+	var found []candidate
+	next := []candidate{{typ: t}}
+	var current []candidate
+	count, nextCount := map[reflect.Type]int{}, map[reflect.Type]int{}
+	visited := map[reflect.Type]bool{}
+	for len(next) > 0 {
+		current, next = next, current[:0]
+		count, nextCount = nextCount, map[reflect.Type]int{}
+		for _, f := range current {
+			if visited[f.typ] {
+				continue
+			}
+			visited[f.typ] = true
+			for i := 0; i < f.typ.NumField(); i++ {
+				sf := f.typ.Field(i)
+				if !sf.IsExported() && !sf.Anonymous {
+					continue
+				}
+				tag := parseTag(sf.Tag)
+				if tag.ignore {
+					continue
+				}
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				c := candidate{name: sf.Name, index: append(f.index[:len(f.index):len(f.index)], i), typ: ft, asString: tag.asString}
+				if tag.name != "" {
+					c.name, c.fromTag = tag.name, true
+				}
+				if !sf.Anonymous || tag.name != "" || ft.Kind() != reflect.Struct {
+					found = append(found, c)
+					if count[f.typ] > 1 {
+						// The same embedded type twice at one depth: a
+						// second copy makes the name clash below.
+						found = append(found, c)
+					}
+					continue
+				}
+				nextCount[ft]++
+				if nextCount[ft] == 1 {
+					next = append(next, c)
+				}
+			}
+		}
+	}
+
+	sort.SliceStable(found, func(i, j int) bool {
+		a, c := found[i], found[j]
+		if a.name != c.name {
+			return a.name < c.name
+		}
+		if len(a.index) != len(c.index) {
+			return len(a.index) < len(c.index)
+		}
+		if a.fromTag != c.fromTag {
+			return a.fromTag
+		}
+		return indexLess(a.index, c.index)
+	})
+	var visible []candidate
+	for i := 0; i < len(found); {
+		j := i + 1
+		for j < len(found) && found[j].name == found[i].name {
+			j++
+		}
+		if c, ok := dominant(found[i:j]); ok {
+			visible = append(visible, c)
+		}
+		i = j
+	}
+	sort.Slice(visible, func(i, j int) bool { return indexLess(visible[i].index, visible[j].index) })
+
+	ft := &fieldTable{byName: make(map[string]int, len(visible))}
+	for _, c := range visible {
+		f := b.field(t, c)
+		ft.byName[f.name] = len(ft.fields)
+		ft.fields = append(ft.fields, f)
+	}
+	return ft
+}
+
+// dominant picks the field that a group of same-named fields resolves to.
+func dominant(fs []candidate) (candidate, bool) {
+	depth := len(fs[0].index)
+	tagged := -1
+	for i, f := range fs {
+		if len(f.index) > depth {
+			fs = fs[:i]
+			break
+		}
+		if f.fromTag {
+			if tagged >= 0 {
+				return candidate{}, false
+			}
+			tagged = i
+		}
+	}
+	if tagged >= 0 {
+		return fs[tagged], true
+	}
+	if len(fs) > 1 {
+		return candidate{}, false
+	}
+	return fs[0], true
+}
+
+func indexLess(a, b []int) bool {
+	for k, x := range a {
+		if k >= len(b) {
+			return false
+		}
+		if x != b[k] {
+			return x < b[k]
+		}
+	}
+	return len(a) < len(b)
+}
+
+// field resolves the memory path of a candidate field of struct t.
+func (b *planBuilder) field(t reflect.Type, c candidate) field {
+	f := field{name: c.name, asString: c.asString}
+	cur := t
+	for k, x := range c.index {
+		if k > 0 && cur.Kind() == reflect.Pointer && cur.Elem().Kind() == reflect.Struct {
+			// The previous step was an embedded pointer: it is allocated
+			// (when nil) and followed.
+			cur = cur.Elem()
+		}
+		sf := cur.Field(x)
+		f.offset += sf.Offset
+		last := k == len(c.index)-1
+		if !last && sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct {
+			f.hops = append(f.hops, hop{offset: f.offset, elem: sf.Type.Elem(), unexported: !sf.IsExported()})
+			f.offset = 0
+		}
+		if last && !sf.IsExported() {
+			f.ro = true
+		}
+		cur = sf.Type
+	}
+	f.plan = b.plan(cur)
+	return f
+}

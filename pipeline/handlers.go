@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/nanopipe/nanopipe/triggers"
+)
+
+// PanicError is the error a panicking stage becomes: the record or event
+// fails like any other, and the process goes on.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (p *PanicError) Error() string { return fmt.Sprintf("stage panicked: %v", p.Value) }
+
+// call runs one unit of stage work (a record, an object, a batch) with its
+// own logger, turning a panic into a PanicError and logging the outcome.
+func (inv *invocation) call(ctx context.Context, eventID string, fn func(context.Context) error) (err error) {
+	log := inv.log.With(slog.String("event_id", eventID))
+	ctx = context.WithValue(ctx, loggerKey{}, log)
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+		d := time.Since(start)
+		switch {
+		case err == nil:
+			log.LogAttrs(ctx, slog.LevelInfo, "processed", slog.String("outcome", "ok"), durationAttr(d))
+		default:
+			attrs := []slog.Attr{slog.String("outcome", "failed"), durationAttr(d), slog.String("error", err.Error())}
+			var pe *PanicError
+			if errors.As(err, &pe) {
+				attrs[0] = slog.String("outcome", "panic")
+				attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+			}
+			log.LogAttrs(ctx, slog.LevelError, "failed", attrs...)
+		}
+	}()
+	return fn(ctx)
+}
+
+func durationAttr(d time.Duration) slog.Attr {
+	return slog.Float64("duration_ms", float64(d.Microseconds())/1000)
+}
+
+type objectHandler func(context.Context, triggers.Object) error
+
+func (h objectHandler) invoke(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
+	objs, err := triggers.DecodeObjects(payload)
+	if err != nil {
+		inv.log.Error("unreadable S3 event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
+		return nil, err
+	}
+	var errs []error
+	for _, o := range objs {
+		id := o.Key + "@" + o.Sequencer
+		if err := inv.call(ctx, id, func(ctx context.Context) error { return h(ctx, o) }); err != nil {
+			errs = append(errs, fmt.Errorf("stage %s: %s s3://%s/%s: %w", inv.stage.name, o.Event, o.Bucket, o.Key, err))
+		}
+	}
+	// A failure is returned so that Lambda's asynchronous retries and the
+	// on-failure destination apply to the event.
+	return []byte("null"), errors.Join(errs...)
+}
+
+type rawS3Handler func(context.Context, events.S3Event) error
+
+func (h rawS3Handler) invoke(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
+	var ev events.S3Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("stage %s: decode S3 event: %w", inv.stage.name, err)
+	}
+	id := ""
+	if len(ev.Records) > 0 {
+		id = ev.Records[0].S3.Object.Key + "@" + ev.Records[0].S3.Object.Sequencer
+	}
+	err := inv.call(ctx, id, func(ctx context.Context) error { return h(ctx, ev) })
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
+	}
+	return []byte("null"), nil
+}
+
+type changeHandler[T any] func(context.Context, triggers.Change[T]) error
+
+func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
+	ev, err := triggers.DecodeStream[T](payload)
+	if err != nil {
+		inv.log.Error("unreadable stream event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
+	}
+	resp := triggers.BatchResponse{BatchItemFailures: []triggers.BatchItemFailure{}}
+	for i := range ev.Changes {
+		c := ev.Changes[i]
+		var err error
+		switch {
+		case ev.Errors != nil && ev.Errors[i] != nil:
+			err = fmt.Errorf("decode record into %T: %w", c.New, ev.Errors[i])
+			inv.log.LogAttrs(ctx, slog.LevelError, "failed", slog.String("event_id", c.EventID), slog.String("outcome", "undecodable"), slog.String("error", err.Error()))
+		case ctx.Err() != nil:
+			// Out of time: report the rest rather than be cut off mid-record.
+			err = context.Cause(ctx)
+			inv.log.LogAttrs(ctx, slog.LevelWarn, "not processed", slog.String("event_id", c.EventID), slog.String("outcome", "deadline"), slog.String("error", err.Error()))
+		default:
+			err = inv.call(ctx, c.EventID, func(ctx context.Context) error { return h(ctx, c) })
+		}
+		if err != nil {
+			resp.BatchItemFailures = failuresFrom(ev.Changes[i:])
+			break
+		}
+	}
+	if ev.Window != nil {
+		resp.State = ev.Window.State
+	}
+	return json.Marshal(resp)
+}
+
+func failuresFrom[T any](cs []triggers.Change[T]) []triggers.BatchItemFailure {
+	out := make([]triggers.BatchItemFailure, len(cs))
+	for i, c := range cs {
+		out[i].ItemIdentifier = c.SequenceNumber
+	}
+	return out
+}
+
+type batchHandler[T any] func(context.Context, *triggers.Batch[T]) error
+
+func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
+	ev, err := triggers.DecodeStream[T](payload)
+	if err != nil {
+		inv.log.Error("unreadable stream event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
+	}
+	// The batch stage sees the records up to the first one that does not
+	// decode; that one and the rest are reported for retry.
+	n := len(ev.Changes)
+	bad := n
+	for i := range ev.Errors {
+		if ev.Errors[i] != nil {
+			bad = i
+			inv.log.LogAttrs(ctx, slog.LevelError, "failed", slog.String("event_id", ev.Changes[i].EventID), slog.String("outcome", "undecodable"), slog.String("error", ev.Errors[i].Error()))
+			break
+		}
+	}
+	b := triggers.NewBatch(ev.Changes[:bad], ev.Window)
+	id := fmt.Sprintf("batch[%d]", n)
+	if n > 0 {
+		id = fmt.Sprintf("%s..%s", ev.Changes[0].SequenceNumber, ev.Changes[n-1].SequenceNumber)
+	}
+	from := bad
+	state := b.State
+	if err := inv.call(ctx, id, func(ctx context.Context) error { return h(ctx, b) }); err != nil {
+		// Nothing was processed: keep the window's state as it came.
+		from = 0
+		if ev.Window != nil {
+			state = ev.Window.State
+		}
+	} else if i, _ := b.Failed(); i >= 0 && i < from {
+		from = i
+	}
+	resp := triggers.BatchResponse{BatchItemFailures: failuresFrom(ev.Changes[from:]), State: state}
+	return json.Marshal(resp)
+}
+
+type rawStreamHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+func (h rawStreamHandler) invoke(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("stage %s: decode stream event: %w", inv.stage.name, err)
+	}
+	var resp events.DynamoDBEventResponse
+	err := inv.call(ctx, fmt.Sprintf("batch[%d]", len(ev.Records)), func(ctx context.Context) error {
+		var err error
+		resp, err = h(ctx, ev)
+		return err
+	})
+	if err != nil {
+		// The whole batch failed: report every record, keeping the response
+		// shape so partial batch handling stays on.
+		resp.BatchItemFailures = make([]events.DynamoDBBatchItemFailure, len(ev.Records))
+		for i, r := range ev.Records {
+			resp.BatchItemFailures[i].ItemIdentifier = r.Change.SequenceNumber
+		}
+	}
+	if resp.BatchItemFailures == nil {
+		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{}
+	}
+	return json.Marshal(resp)
+}

@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/nanopipe/nanopipe/triggers"
+)
+
+// AttrType is the DynamoDB type of a key attribute.
+type AttrType string
+
+// Key attribute types.
+const (
+	String AttrType = "S"
+	Number AttrType = "N"
+	Binary AttrType = "B"
+)
+
+// Key is a table key attribute: its name and type.
+type Key struct {
+	Name string
+	Type AttrType
+}
+
+// PartitionKey declares a table's partition (hash) key.
+func PartitionKey(name string, t AttrType) Key { return Key{Name: name, Type: t} }
+
+// StreamView is what a table's stream records carry.
+type StreamView string
+
+// Stream view types.
+const (
+	KeysOnly        StreamView = "KEYS_ONLY"
+	NewImage        StreamView = "NEW_IMAGE"
+	OldImage        StreamView = "OLD_IMAGE"
+	NewAndOldImages StreamView = "NEW_AND_OLD_IMAGES"
+)
+
+// Resource is something a stage reads or writes: a *Bucket, a bucket prefix
+// (Bucket.Prefix) or a *Table.
+type Resource interface {
+	access() Access
+}
+
+// Access is one declared read or write: a whole bucket, a prefix of a
+// bucket, or a table. Exactly one of Bucket and Table is set.
+type Access struct {
+	Bucket *Bucket
+	// Prefix limits a bucket access to keys starting with it; empty is the whole bucket.
+	Prefix string
+	Table  *Table
+}
+
+func (a Access) String() string {
+	if a.Table != nil {
+		return "table " + a.Table.name
+	}
+	if a.Prefix == "" {
+		return "bucket " + a.Bucket.name
+	}
+	return fmt.Sprintf("bucket %s prefix %q", a.Bucket.name, a.Prefix)
+}
+
+// Covers reports whether a covers the object key in bucket b.
+func (a Access) Covers(b *Bucket, key string) bool {
+	return a.Bucket == b && len(key) >= len(a.Prefix) && key[:len(a.Prefix)] == a.Prefix
+}
+
+// Bucket is an S3 bucket of the app: one the stack creates, or an existing
+// one imported by name. Its methods declare triggers and accesses and, in
+// stage code, reach the bucket under its physical name.
+type Bucket struct {
+	app       *App
+	name      string
+	existing  bool
+	versioned bool
+}
+
+// BucketOption configures a bucket the stack creates.
+type BucketOption func(*Bucket)
+
+// Versioned enables versioning on a bucket the stack creates.
+func Versioned() BucketOption { return func(b *Bucket) { b.versioned = true } }
+
+// Name returns the declared (logical) name; use PhysicalName in stage code.
+func (b *Bucket) Name() string { return b.name }
+
+// Existing reports whether the bucket is imported rather than created.
+func (b *Bucket) Existing() bool { return b.existing }
+
+// IsVersioned reports whether the bucket was declared Versioned.
+func (b *Bucket) IsVersioned() bool { return b.versioned }
+
+func (b *Bucket) access() Access { return Access{Bucket: b} }
+
+// Prefix is the part of the bucket under a key prefix, for Reads and Writes.
+func (b *Bucket) Prefix(p string) Resource { return bucketPrefix{b: b, prefix: p} }
+
+type bucketPrefix struct {
+	b      *Bucket
+	prefix string
+}
+
+func (p bucketPrefix) access() Access { return Access{Bucket: p.b, Prefix: p.prefix} }
+
+// Created is a trigger on objects created in the bucket (every way: Put,
+// Post, Copy, CompleteMultipartUpload), narrowed by options such as
+// triggers.Prefix, triggers.Suffix and triggers.Only.
+func (b *Bucket) Created(opts ...triggers.Option) triggers.ObjectTrigger {
+	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectCreated}, opts...)
+}
+
+// Removed is a trigger on objects removed from the bucket (Delete and
+// DeleteMarkerCreated).
+func (b *Bucket) Removed(opts ...triggers.Option) triggers.ObjectTrigger {
+	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectRemoved}, opts...)
+}
+
+// Table is a DynamoDB table of the app: one the stack creates, or an
+// existing one imported by name (with its stream ARN when stages are
+// triggered by it).
+type Table struct {
+	app       *App
+	name      string
+	existing  bool
+	partition Key
+	sort      *Key
+	view      StreamView
+	streamARN string
+	ttlAttr   string
+}
+
+// TableOption configures a table.
+type TableOption func(*Table)
+
+// SortKey declares a table's sort (range) key.
+func SortKey(name string, t AttrType) TableOption {
+	return func(tb *Table) { k := Key{Name: name, Type: t}; tb.sort = &k }
+}
+
+// Stream declares the table's stream view type. A table the stack creates
+// gets NEW_AND_OLD_IMAGES when a stage is triggered by it and no view is
+// declared.
+func Stream(v StreamView) TableOption { return func(t *Table) { t.view = v } }
+
+// StreamARN gives the stream ARN of an existing table; stages can be
+// triggered by an existing table only with it.
+func StreamARN(arn string) TableOption { return func(t *Table) { t.streamARN = arn } }
+
+// TimeToLive names the attribute holding items' expiry time (epoch seconds)
+// on a table the stack creates.
+func TimeToLive(attr string) TableOption { return func(t *Table) { t.ttlAttr = attr } }
+
+// Name returns the declared (logical) name; use PhysicalName in stage code.
+func (t *Table) Name() string { return t.name }
+
+// Existing reports whether the table is imported rather than created.
+func (t *Table) Existing() bool { return t.existing }
+
+// PartitionKey returns the table's partition key.
+func (t *Table) PartitionKey() Key { return t.partition }
+
+// SortKey returns the table's sort key, or nil.
+func (t *Table) SortKey() *Key { return t.sort }
+
+// StreamARN returns the declared stream ARN of an existing table.
+func (t *Table) StreamARN() string { return t.streamARN }
+
+// TTLAttribute returns the time-to-live attribute, or "".
+func (t *Table) TTLAttribute() string { return t.ttlAttr }
+
+// StreamView returns the stream view type the table has: the declared one,
+// NEW_AND_OLD_IMAGES when stages are triggered by it and none was declared,
+// or "" when the table has no stream.
+func (t *Table) StreamView() StreamView {
+	if t.view != "" {
+		return t.view
+	}
+	for _, s := range t.app.stages {
+		if s.stream != nil && s.stream.Table == t.name {
+			return NewAndOldImages
+		}
+	}
+	return ""
+}
+
+func (t *Table) access() Access { return Access{Table: t} }
+
+// Changes is a trigger on the table's stream, configured with options such
+// as triggers.Inserts, triggers.BatchSize, triggers.Bisect and triggers.Where.
+func (t *Table) Changes(opts ...triggers.Option) triggers.StreamTrigger {
+	return triggers.NewStreamTrigger(t.name, opts...)
+}
+
+var (
+	stageNameRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	tableNameRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, vet, and the whole test suite
+# (unit, example, golden, local-environment and CDK template tests).
+# Installs what the tests need first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+echo "test: gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "test: go vet"
+go vet ./...
+
+echo "test: go test"
+go test -count=1 -timeout 30m ./...

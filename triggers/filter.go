@@ -1,0 +1,1390 @@
+package triggers
+
+// Filters of stream triggers compile to the FilterCriteria of the Lambda
+// event source mapping, so records that match no filter never invoke the
+// stage: Lambda drops them from the batch for good (the stream iterator
+// moves past them). The same compiled patterns are evaluated locally by
+// StreamTrigger.Match, so a stage behaves the same on a developer machine
+// as in AWS.
+//
+// What AWS documents, and how it shaped this file:
+//
+//   - Lambda filter patterns use EventBridge's syntax. Up to MaxFilters
+//     filters per mapping are OR-ed; a record passes when one matches and
+//     is discarded when none does. Within a pattern every key is AND-ed and
+//     the entries of one key's rule list are OR-ed. A pattern string is at
+//     most MaxFilterPatternBytes long (4096; CloudFormation's Filter.Pattern
+//     limit, counted here in bytes, which is never less than characters).
+//   - A key of the pattern must be present in the record for the record to
+//     match, except for {"exists": false}.
+//   - "DynamoDB event filtering doesn't support the use of numeric operators
+//     (numeric equals and numeric range)": stream records carry N values as
+//     JSON strings, and numeric rules only match JSON numbers. A numeric
+//     pattern would therefore match nothing and Lambda would drop every
+//     record. Where refuses Above, AtLeast, Below, AtMost and Between for
+//     that reason, and IsNumber compiles to an exact string match instead.
+//   - The exists operator only sees leaf nodes. A DynamoDB attribute is an
+//     object such as {"S": "x"}, never a leaf, so Exists and Missing must
+//     name the type letter: {"status": {"S": [{"exists": true}]}}. Hence
+//     Attr.As.
+//   - Exact matching is character by character; equals-ignore-case folds
+//     case. AWS does not say which case folding; Unicode simple folding
+//     (strings.EqualFold) is assumed here.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The images of a stream record a condition can test, as the record's
+// "dynamodb" object names them.
+const (
+	ImageNew  = "NewImage"
+	ImageOld  = "OldImage"
+	ImageKeys = "Keys"
+)
+
+// DynamoDB type letters a condition can test, as stream records spell them.
+// Only leaf types are listed: Lambda's exists operator cannot see lists,
+// maps or sets as a whole.
+const (
+	TypeString = "S"
+	TypeNumber = "N"
+	TypeBinary = "B"
+	TypeBool   = "BOOL"
+	TypeNull   = "NULL"
+)
+
+// Attr names an attribute of a stream record: a top-level attribute of the
+// new or old item image, a nested attribute reached through maps (M), or a
+// key attribute. Build it with NewImage, OldImage or Key.
+type Attr struct {
+	image string
+	path  []string
+	typ   string
+}
+
+// NewImage names an attribute of the item as it is after the change
+// (dynamodb.NewImage). More than one path element walks nested maps:
+// NewImage("address", "city") is the city attribute of the address map.
+// REMOVE records and streams without new images carry no NewImage.
+func NewImage(path ...string) Attr {
+	return Attr{image: ImageNew, path: append([]string(nil), path...)}
+}
+
+// OldImage names an attribute of the item as it was before the change
+// (dynamodb.OldImage). INSERT records and streams without old images carry
+// no OldImage.
+func OldImage(path ...string) Attr {
+	return Attr{image: ImageOld, path: append([]string(nil), path...)}
+}
+
+// Key names a primary key attribute (dynamodb.Keys), present in every
+// record whatever the stream's view type.
+func Key(name string) Attr {
+	return Attr{image: ImageKeys, path: []string{name}}
+}
+
+// Image is the part of the record the attribute is read from: "NewImage",
+// "OldImage" or "Keys".
+func (a Attr) Image() string { return a.image }
+
+// Path is the attribute's name, then the names of nested map entries.
+func (a Attr) Path() []string { return append([]string(nil), a.path...) }
+
+// Type is the DynamoDB type letter declared with As, or "".
+func (a Attr) Type() string { return a.typ }
+
+// As declares the attribute's DynamoDB type (TypeString, TypeNumber,
+// TypeBinary, TypeBool or TypeNull). Exists and Missing need it, because
+// Lambda's exists operator only sees the value under the type letter:
+// NewImage("thumbnail").As(TypeString).Exists(). Other conditions imply
+// their type; declaring a different one is refused by Where.
+func (a Attr) As(typ string) Attr {
+	a.path = append([]string(nil), a.path...)
+	a.typ = typ
+	return a
+}
+
+// String renders the attribute as messages show it: NewImage "address.city".
+func (a Attr) String() string {
+	return fmt.Sprintf("%s %q", a.image, strings.Join(a.path, "."))
+}
+
+type opKind int
+
+const (
+	opNone opKind = iota
+	opEquals
+	opOneOf
+	opPrefix
+	opSuffix
+	opEqualsIgnoreCase
+	opNoneOf
+	opExists
+	opMissing
+	opIsNumber
+	opAbove
+	opAtLeast
+	opBelow
+	opAtMost
+	opBetween
+	opTrue
+	opFalse
+	opNull
+)
+
+// Condition is one test on one attribute of a stream record. Build it with
+// the methods of Attr and combine conditions with Where.
+type Condition struct {
+	attr Attr
+	op   opKind
+	strs []string
+	nums []float64
+}
+
+func (a Attr) cond(op opKind, strs []string, nums ...float64) Condition {
+	return Condition{attr: a.As(a.typ), op: op, strs: append([]string(nil), strs...), nums: nums}
+}
+
+// Equals holds when the attribute is the string s: {"S": ["s"]}. Equals("")
+// tests for the empty string.
+func (a Attr) Equals(s string) Condition { return a.cond(opEquals, []string{s}) }
+
+// OneOf holds when the attribute is one of the strings: {"S": ["a", "b"]}.
+func (a Attr) OneOf(values ...string) Condition { return a.cond(opOneOf, values) }
+
+// HasPrefix holds when the attribute is a string starting with p:
+// {"S": [{"prefix": "p"}]}.
+func (a Attr) HasPrefix(p string) Condition { return a.cond(opPrefix, []string{p}) }
+
+// HasSuffix holds when the attribute is a string ending with s:
+// {"S": [{"suffix": "s"}]}.
+func (a Attr) HasSuffix(s string) Condition { return a.cond(opSuffix, []string{s}) }
+
+// EqualsIgnoreCase holds when the attribute is a string equal to s up to
+// case: {"S": [{"equals-ignore-case": "s"}]}.
+func (a Attr) EqualsIgnoreCase(s string) Condition {
+	return a.cond(opEqualsIgnoreCase, []string{s})
+}
+
+// NoneOf holds when the attribute is a string other than all of values:
+// {"S": [{"anything-but": [...]}]}. Like Lambda's anything-but, it needs a
+// value: an absent attribute, or one of another type, does not match.
+func (a Attr) NoneOf(values ...string) Condition { return a.cond(opNoneOf, values) }
+
+// Exists holds when the attribute is present with the type declared by As:
+// {"S": [{"exists": true}]}.
+func (a Attr) Exists() Condition { return a.cond(opExists, nil) }
+
+// Missing holds when the attribute is absent, or present with another type
+// than the one declared by As: {"S": [{"exists": false}]}.
+func (a Attr) Missing() Condition { return a.cond(opMissing, nil) }
+
+// IsNumber holds when the attribute is the number n. DynamoDB numbers reach
+// Lambda as strings and AWS documents no numeric operators for them, so the
+// pattern matches the number's text as DynamoDB stores it (plain decimal,
+// leading and trailing zeroes trimmed): IsNumber(1024) is {"N": ["1024"]}.
+func (a Attr) IsNumber(n float64) Condition { return a.cond(opIsNumber, nil, n) }
+
+// Above would hold when the attribute is a number greater than n. Where
+// refuses it: Lambda cannot compare DynamoDB numbers (see IsNumber).
+func (a Attr) Above(n float64) Condition { return a.cond(opAbove, nil, n) }
+
+// AtLeast would hold when the attribute is a number >= n. Where refuses it:
+// Lambda cannot compare DynamoDB numbers (see IsNumber).
+func (a Attr) AtLeast(n float64) Condition { return a.cond(opAtLeast, nil, n) }
+
+// Below would hold when the attribute is a number less than n. Where
+// refuses it: Lambda cannot compare DynamoDB numbers (see IsNumber).
+func (a Attr) Below(n float64) Condition { return a.cond(opBelow, nil, n) }
+
+// AtMost would hold when the attribute is a number <= n. Where refuses it:
+// Lambda cannot compare DynamoDB numbers (see IsNumber).
+func (a Attr) AtMost(n float64) Condition { return a.cond(opAtMost, nil, n) }
+
+// Between would hold when the attribute is a number with lo <= x <= hi,
+// both bounds included. Where refuses it: Lambda cannot compare DynamoDB
+// numbers (see IsNumber).
+func (a Attr) Between(lo, hi float64) Condition { return a.cond(opBetween, nil, lo, hi) }
+
+// IsTrue holds when the attribute is the boolean true: {"BOOL": [true]}.
+func (a Attr) IsTrue() Condition { return a.cond(opTrue, nil) }
+
+// IsFalse holds when the attribute is the boolean false: {"BOOL": [false]}.
+func (a Attr) IsFalse() Condition { return a.cond(opFalse, nil) }
+
+// IsNull holds when the attribute is DynamoDB's NULL: {"NULL": [true]}.
+func (a Attr) IsNull() Condition { return a.cond(opNull, nil) }
+
+// Attr is the attribute the condition tests.
+func (c Condition) Attr() Attr { return c.attr.As(c.attr.typ) }
+
+// Type is the DynamoDB type letter the condition tests: "S", "N", "BOOL"
+// or "NULL"; for Exists and Missing, the type declared with As ("" when
+// none was, which Where refuses).
+func (c Condition) Type() string {
+	switch c.op {
+	case opEquals, opOneOf, opPrefix, opSuffix, opEqualsIgnoreCase, opNoneOf:
+		return TypeString
+	case opIsNumber, opAbove, opAtLeast, opBelow, opAtMost, opBetween:
+		return TypeNumber
+	case opTrue, opFalse:
+		return TypeBool
+	case opNull:
+		return TypeNull
+	}
+	return c.attr.typ
+}
+
+// String renders the condition as code would write it: Equals("ready").
+func (c Condition) String() string {
+	quoted := func() string {
+		q := make([]string, len(c.strs))
+		for i, s := range c.strs {
+			q[i] = strconv.Quote(s)
+		}
+		return strings.Join(q, ", ")
+	}
+	num := func(i int) string {
+		if i < len(c.nums) {
+			return strconv.FormatFloat(c.nums[i], 'g', -1, 64)
+		}
+		return "?"
+	}
+	switch c.op {
+	case opEquals:
+		return "Equals(" + quoted() + ")"
+	case opOneOf:
+		return "OneOf(" + quoted() + ")"
+	case opPrefix:
+		return "HasPrefix(" + quoted() + ")"
+	case opSuffix:
+		return "HasSuffix(" + quoted() + ")"
+	case opEqualsIgnoreCase:
+		return "EqualsIgnoreCase(" + quoted() + ")"
+	case opNoneOf:
+		return "NoneOf(" + quoted() + ")"
+	case opExists:
+		return "Exists()"
+	case opMissing:
+		return "Missing()"
+	case opIsNumber:
+		return "IsNumber(" + num(0) + ")"
+	case opAbove:
+		return "Above(" + num(0) + ")"
+	case opAtLeast:
+		return "AtLeast(" + num(0) + ")"
+	case opBelow:
+		return "Below(" + num(0) + ")"
+	case opAtMost:
+		return "AtMost(" + num(0) + ")"
+	case opBetween:
+		return "Between(" + num(0) + ", " + num(1) + ")"
+	case opTrue:
+		return "IsTrue()"
+	case opFalse:
+		return "IsFalse()"
+	case opNull:
+		return "IsNull()"
+	}
+	return "Condition{}"
+}
+
+// Filter is one filter pattern of a stream trigger: a record matches when
+// every one of its conditions holds. Build it with Where.
+type Filter struct {
+	conds []Condition
+}
+
+// Conditions are the AND-ed conditions of the filter.
+func (f Filter) Conditions() []Condition {
+	out := make([]Condition, len(f.conds))
+	for i, c := range f.conds {
+		out[i] = c.Attr().cond(c.op, c.strs, c.nums...)
+	}
+	return out
+}
+
+// Pattern is the filter's Lambda pattern JSON, without the eventName rule
+// that the trigger's Kinds add (see StreamTrigger.Patterns). Keys are
+// sorted, so the same filter always compiles to the same text.
+func (f Filter) Pattern() (string, error) {
+	tree, err := f.compile()
+	if err != nil {
+		return "", err
+	}
+	p, err := encodePattern(tree)
+	if err != nil {
+		return "", err
+	}
+	if len(p) > MaxFilterPatternBytes {
+		return "", fmt.Errorf("filter pattern is %d bytes; Lambda takes at most %d (MaxFilterPatternBytes) per filter: use fewer or shorter values, or split the filter into several Where filters", len(p), MaxFilterPatternBytes)
+	}
+	return p, nil
+}
+
+// whereError marks an error recorded by a refused Where, so Patterns can
+// refuse to compile filter criteria that miss the filter.
+type whereError struct{ err error }
+
+func (e whereError) Error() string { return e.err.Error() }
+func (e whereError) Unwrap() error { return e.err }
+
+// Where adds one filter to a stream trigger: a record passes when all the
+// conditions hold. Several Where options are OR-ed, up to MaxFilters:
+//
+//	Changes(Inserts, Where(NewImage("status").Equals("ready")),
+//		Where(NewImage("priority").IsTrue()))
+//
+// Filters run in Lambda before the function is invoked; a record that
+// matches no filter is dropped, never retried and never sent to the
+// on-failure destination. A condition Lambda cannot express (see Above) is
+// refused with an error on the trigger, and the filter is left out.
+func Where(conds ...Condition) Option {
+	return option{name: "Where", stream: func(t *StreamTrigger) error {
+		f := Filter{conds: make([]Condition, len(conds))}
+		for i, c := range conds {
+			f.conds[i] = c.Attr().cond(c.op, c.strs, c.nums...)
+		}
+		if _, err := f.Pattern(); err != nil {
+			return whereError{fmt.Errorf("Where: %w", err)}
+		}
+		t.Filters = append(t.Filters, f)
+		return nil
+	}}
+}
+
+// validate checks everything Lambda would reject or silently never match.
+func (f Filter) validate() error {
+	if len(f.conds) == 0 {
+		return errors.New("no conditions: a filter needs at least one, e.g. Where(NewImage(\"status\").Equals(\"ready\")); leave Where out to take every record")
+	}
+	var errs []error
+	for _, c := range f.conds {
+		if err := c.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// Within one pattern an attribute has a single rule list whose entries
+	// are OR-ed, while the conditions of a filter are AND-ed: two
+	// conditions on one attribute cannot be written in one pattern.
+	for i, a := range f.conds {
+		for _, b := range f.conds[i+1:] {
+			if a.attr.image != b.attr.image {
+				continue
+			}
+			pa, pb := a.attr.path, b.attr.path
+			switch {
+			case pathsEqual(pa, pb):
+				return fmt.Errorf("%s is tested twice (%s and %s): the conditions of one Where are AND-ed, but a Lambda pattern holds one rule list per attribute whose entries are OR-ed, so both cannot be required at once; use OneOf for alternatives, or two Where filters for either-or", a.attr, a, b)
+			case pathIsPrefix(pa, pb) || pathIsPrefix(pb, pa):
+				short, long := a.attr, b.attr
+				if len(pb) < len(pa) {
+					short, long = long, short
+				}
+				return fmt.Errorf("%s and %s are both tested: a DynamoDB attribute is either a value or a map, so one filter cannot test it as both; test only the nested attribute", short, long)
+			}
+		}
+	}
+	return nil
+}
+
+func (c Condition) validate() error {
+	if c.op == opNone {
+		return errors.New("empty Condition: build conditions from NewImage, OldImage or Key, e.g. NewImage(\"status\").Equals(\"ready\")")
+	}
+	a := c.attr
+	switch a.image {
+	case ImageNew, ImageOld, ImageKeys:
+	default:
+		return fmt.Errorf("%s: condition on an attribute built without NewImage, OldImage or Key", c)
+	}
+	if len(a.path) == 0 {
+		return fmt.Errorf("%s() without an attribute name: write %s(\"status\"), or %s(\"address\", \"city\") for a nested attribute", a.image, a.image, a.image)
+	}
+	for _, p := range a.path {
+		if p == "" {
+			return fmt.Errorf("%s %s: empty attribute name in the path; DynamoDB attribute names are at least one character", a, c)
+		}
+		if !utf8.ValidString(p) {
+			return fmt.Errorf("%s: attribute name %q is not valid UTF-8, which DynamoDB requires", c, p)
+		}
+	}
+	what := fmt.Sprintf("%s %s", a, c)
+	switch a.typ {
+	case "", TypeString, TypeNumber, TypeBinary, TypeBool, TypeNull:
+	default:
+		return fmt.Errorf("%s: As(%q) is not a type a filter can test; Lambda's exists operator only sees leaf values, so use TypeString, TypeNumber, TypeBinary, TypeBool or TypeNull (for lists, sets and maps, test a nested attribute instead)", what, a.typ)
+	}
+	if a.typ != "" && c.op != opExists && c.op != opMissing && a.typ != c.Type() {
+		return fmt.Errorf("%s: the attribute is declared As(%q) but %s tests type %s; drop As or use a condition for %s values", what, a.typ, c, c.Type(), a.typ)
+	}
+	if a.image == ImageKeys {
+		switch c.Type() {
+		case "", TypeString, TypeNumber, TypeBinary:
+		default:
+			return fmt.Errorf("%s: key attributes are strings, numbers or binary (S, N or B), never %s, so this filter would match nothing", what, c.Type())
+		}
+		if c.op == opMissing {
+			return fmt.Errorf("%s: every stream record carries its key attributes, so a missing key never matches and every record would be dropped", what)
+		}
+	}
+	for _, s := range c.strs {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%s: value %q is not valid UTF-8; DynamoDB strings are UTF-8, so it can never match", what, s)
+		}
+	}
+	switch c.op {
+	case opOneOf, opNoneOf:
+		if len(c.strs) == 0 {
+			return fmt.Errorf("%s: no values given; name at least one", what)
+		}
+	case opPrefix, opSuffix:
+		if c.strs[0] == "" {
+			return fmt.Errorf("%s: an empty prefix or suffix matches every string; use As(TypeString).Exists() to test that the attribute is a string", what)
+		}
+	case opExists, opMissing:
+		if a.typ == "" {
+			return fmt.Errorf("%s: Lambda's exists operator only sees leaf values, and a DynamoDB attribute's value sits under its type letter ({\"S\": \"...\"}), so declare the type: %s(%s).As(triggers.TypeString).%s", what, a.image, quoteAttrPath(a.path), c)
+		}
+	}
+	for _, n := range c.nums {
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return fmt.Errorf("%s: %v is not a number DynamoDB can store; use a finite value", what, n)
+		}
+	}
+	switch c.op {
+	case opIsNumber:
+		if _, err := dynamoNumber(c.nums[0]); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	case opBetween:
+		if c.nums[0] > c.nums[1] {
+			return fmt.Errorf("%s: the lower bound is above the upper bound, so nothing would match; write Between(%v, %v)", what, c.nums[1], c.nums[0])
+		}
+		fallthrough
+	case opAbove, opAtLeast, opBelow, opAtMost:
+		return fmt.Errorf("%s: Lambda cannot compare DynamoDB numbers: stream records carry N values as JSON strings and AWS documents that DynamoDB event filtering does not support numeric operators, so this filter would match no record and Lambda would drop them all; match exact values with IsNumber, or test the range in the stage", what)
+	}
+	return nil
+}
+
+// dynamoNumber renders n as DynamoDB returns numbers in stream records.
+// AWS documents that DynamoDB numbers are variable length with leading and
+// trailing zeroes trimmed; records show ordinary values in plain decimal
+// ("1024", "0.5"), which is what attributevalue sends too. AWS does not
+// document the text for magnitudes near DynamoDB's limits (1E-130,
+// 1E+126), where exponent notation is possible; IsNumber is exact only
+// for the plain-decimal range.
+func dynamoNumber(n float64) (string, error) {
+	const maxExact = 1 << 53
+	if math.Abs(n) >= maxExact {
+		return "", fmt.Errorf("%v is beyond the integers a float64 holds exactly (2^53), so the pattern would name a rounded number; large identifiers belong in string attributes", n)
+	}
+	if n != 0 && math.Abs(n) < 1e-130 {
+		return "", fmt.Errorf("%v is smaller than DynamoDB's smallest number (1E-130)", n)
+	}
+	if n == 0 {
+		return "0", nil // DynamoDB has no negative zero.
+	}
+	return strconv.FormatFloat(n, 'f', -1, 64), nil
+}
+
+// compile validates the filter and builds its pattern as nested maps.
+func (f Filter) compile() (map[string]any, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	images := map[string]any{}
+	for _, c := range f.conds {
+		// image → a → M → b → TYPE → rules; validate has ruled out two
+		// conditions whose paths would collide.
+		node := images
+		steps := append([]string{c.attr.image}, interleaveM(c.attr.path)...)
+		for _, s := range steps {
+			next, ok := node[s].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				node[s] = next
+			}
+			node = next
+		}
+		node[c.Type()] = c.rules()
+	}
+	return map[string]any{"dynamodb": images}, nil
+}
+
+// interleaveM turns a, b, c into a, M, b, M, c: how DynamoDB JSON nests a
+// map attribute's entries.
+func interleaveM(path []string) []string {
+	out := make([]string, 0, 2*len(path))
+	for i, p := range path {
+		if i > 0 {
+			out = append(out, "M")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// rules is the condition's rule list, the value under its type letter.
+func (c Condition) rules() []any {
+	switch c.op {
+	case opEquals, opOneOf:
+		vals := sortedUniqueStrings(c.strs)
+		out := make([]any, len(vals))
+		for i, v := range vals {
+			out[i] = v
+		}
+		return out
+	case opPrefix:
+		return []any{map[string]any{"prefix": c.strs[0]}}
+	case opSuffix:
+		return []any{map[string]any{"suffix": c.strs[0]}}
+	case opEqualsIgnoreCase:
+		return []any{map[string]any{"equals-ignore-case": c.strs[0]}}
+	case opNoneOf:
+		vals := sortedUniqueStrings(c.strs)
+		list := make([]any, len(vals))
+		for i, v := range vals {
+			list[i] = v
+		}
+		return []any{map[string]any{"anything-but": list}}
+	case opExists:
+		return []any{map[string]any{"exists": true}}
+	case opMissing:
+		return []any{map[string]any{"exists": false}}
+	case opIsNumber:
+		s, _ := dynamoNumber(c.nums[0])
+		return []any{s}
+	case opTrue:
+		return []any{true}
+	case opFalse:
+		return []any{false}
+	case opNull:
+		return []any{true}
+	}
+	return nil
+}
+
+// encodePattern renders a pattern deterministically: encoding/json sorts
+// map keys, and HTML escaping is off so the template shows "<" as is.
+func encodePattern(tree map[string]any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(tree); err != nil {
+		return "", fmt.Errorf("triggers: encode filter pattern: %w", err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// Patterns are the trigger's FilterCriteria patterns, one per filter, in
+// the order the filters were declared. The trigger's Kinds are folded into
+// every pattern as an "eventName" rule, or make up the only pattern when
+// there are no filters. Patterns is nil when the trigger has neither Kinds
+// nor Filters: the mapping then has no filter criteria and every record
+// invokes the stage.
+//
+// Filtering on eventName, a record's metadata, follows the general Lambda
+// documentation (patterns may include metadata properties); the DynamoDB
+// page also says its mappings "only support filtering on the dynamodb
+// key", which reads as naming the data key rather than excluding metadata,
+// and AWS's own CDK examples filter DynamoDB streams on eventName.
+func (t *StreamTrigger) Patterns() ([]string, error) {
+	for _, err := range t.errs {
+		var we whereError
+		if errors.As(err, &we) {
+			return nil, fmt.Errorf("triggers: stream trigger on %q: a Where filter was refused, so its filter criteria would be incomplete: %w", t.Table, err)
+		}
+	}
+	if len(t.Filters) > MaxFilters {
+		return nil, fmt.Errorf("triggers: stream trigger on %q has %d filters; Lambda allows at most %d per event source mapping", t.Table, len(t.Filters), MaxFilters)
+	}
+	if len(t.Kinds) == 0 && len(t.Filters) == 0 {
+		return nil, nil
+	}
+	var kinds []any
+	if len(t.Kinds) > 0 {
+		names := make([]string, 0, len(t.Kinds))
+		for _, k := range t.Kinds {
+			switch k {
+			case Insert, Modify, Remove:
+			default:
+				return nil, fmt.Errorf("triggers: stream trigger on %q: unknown kind of change %q; use Inserts, Modifies or Removes", t.Table, k)
+			}
+			names = append(names, string(k))
+		}
+		for _, n := range sortedUniqueStrings(names) {
+			kinds = append(kinds, n)
+		}
+	}
+	if len(t.Filters) == 0 {
+		p, err := encodePattern(map[string]any{"eventName": kinds})
+		if err != nil {
+			return nil, err
+		}
+		return []string{p}, nil
+	}
+	out := make([]string, 0, len(t.Filters))
+	for i, f := range t.Filters {
+		tree, err := f.compile()
+		if err != nil {
+			return nil, fmt.Errorf("triggers: stream trigger on %q, filter %d: %w", t.Table, i+1, err)
+		}
+		if err := t.checkImages(f); err != nil {
+			return nil, fmt.Errorf("triggers: stream trigger on %q, filter %d: %w", t.Table, i+1, err)
+		}
+		if kinds != nil {
+			tree["eventName"] = kinds
+		}
+		p, err := encodePattern(tree)
+		if err != nil {
+			return nil, err
+		}
+		if len(p) > MaxFilterPatternBytes {
+			return nil, fmt.Errorf("triggers: stream trigger on %q, filter %d: pattern is %d bytes with the eventName rule; Lambda takes at most %d (MaxFilterPatternBytes): use fewer or shorter values", t.Table, i+1, len(p), MaxFilterPatternBytes)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// checkImages refuses a filter that no record of the trigger's kinds can
+// match: INSERT records carry no OldImage and REMOVE records no NewImage.
+func (t *StreamTrigger) checkImages(f Filter) error {
+	var needOld, needNew *Condition
+	for i := range f.conds {
+		c := &f.conds[i]
+		if c.op == opMissing {
+			continue // an absent image satisfies Missing
+		}
+		switch c.attr.image {
+		case ImageOld:
+			if needOld == nil {
+				needOld = c
+			}
+		case ImageNew:
+			if needNew == nil {
+				needNew = c
+			}
+		}
+	}
+	if (needOld == nil && needNew == nil) || len(t.Kinds) == 0 {
+		return nil
+	}
+	for _, k := range t.Kinds {
+		hasOld, hasNew := k != Insert, k != Remove
+		if (needOld == nil || hasOld) && (needNew == nil || hasNew) {
+			return nil
+		}
+	}
+	kinds := make([]string, len(t.Kinds))
+	for i, k := range t.Kinds {
+		kinds[i] = string(k)
+	}
+	switch {
+	case needOld != nil && needNew != nil:
+		return fmt.Errorf("it tests both %s and %s, but the trigger takes only %s records and only MODIFY records carry both images; the filter would never match: add Modifies", needOld.attr, needNew.attr, strings.Join(kinds, ", "))
+	case needOld != nil:
+		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no OldImage; the filter would never match: add Modifies or Removes, or test NewImage", needOld.attr, strings.Join(kinds, ", "))
+	default:
+		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no NewImage; the filter would never match: test OldImage or Keys instead", needNew.attr, strings.Join(kinds, ", "))
+	}
+}
+
+// Match reports whether one stream record passes the trigger's filter
+// criteria, evaluating the patterns of Patterns as Lambda does. record is
+// one element of the event's "Records" array as Lambda delivers it. A
+// trigger without patterns passes every record.
+func (t *StreamTrigger) Match(record []byte) (bool, error) {
+	patterns, err := t.Patterns()
+	if err != nil {
+		return false, err
+	}
+	rec, err := decodeFilterJSON(record)
+	if err != nil {
+		return false, fmt.Errorf("triggers: stream record is not valid JSON: %w", err)
+	}
+	if _, ok := rec.(map[string]any); !ok {
+		return false, errors.New("triggers: stream record is not a JSON object; pass one element of the event's Records array")
+	}
+	if patterns == nil {
+		return true, nil
+	}
+	for _, p := range patterns {
+		ok, err := matchPattern(p, rec)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func decodeFilterJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers match by their text, as in Lambda
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// matchPattern evaluates one pattern against a decoded record with
+// EventBridge's semantics as Lambda documents them: each leaf of the
+// pattern is a list of rules OR-ed together, applied to the record's
+// values at the same path; the leaves are AND-ed. Arrays in the record are
+// flattened, so a rule holds when any element satisfies it. Only the
+// operators nanopipe emits are accepted; anything else is an error rather
+// than a guess.
+func matchPattern(pattern string, record any) (bool, error) {
+	p, err := decodeFilterJSON([]byte(pattern))
+	if err != nil {
+		return false, fmt.Errorf("triggers: filter pattern is not valid JSON: %w", err)
+	}
+	obj, ok := p.(map[string]any)
+	if !ok {
+		return false, errors.New("triggers: filter pattern is not a JSON object")
+	}
+	var leaves []patternLeaf
+	if err := collectLeaves(obj, nil, &leaves); err != nil {
+		return false, err
+	}
+	for _, l := range leaves {
+		ok, err := matchRules(l.rules, recordValues(record, l.path), l.path)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+type patternLeaf struct {
+	path  []string
+	rules []any
+}
+
+func collectLeaves(obj map[string]any, path []string, out *[]patternLeaf) error {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.HasPrefix(k, "$") {
+			return fmt.Errorf("triggers: filter pattern operator %q is not supported by the local evaluator", k)
+		}
+		p := append(append([]string(nil), path...), k)
+		switch v := obj[k].(type) {
+		case map[string]any:
+			if err := collectLeaves(v, p, out); err != nil {
+				return err
+			}
+		case []any:
+			*out = append(*out, patternLeaf{path: p, rules: v})
+		default:
+			return fmt.Errorf("triggers: filter pattern value at %s must be an object or an array of rules", strings.Join(p, "."))
+		}
+	}
+	return nil
+}
+
+// recordValues are the leaf values of the record at path. Objects are not
+// leaves (AWS: exists only works on leaf nodes), and arrays contribute
+// their elements.
+func recordValues(v any, path []string) []any {
+	switch x := v.(type) {
+	case []any:
+		var out []any
+		for _, e := range x {
+			out = append(out, recordValues(e, path)...)
+		}
+		return out
+	case map[string]any:
+		if len(path) == 0 {
+			return nil
+		}
+		child, ok := x[path[0]]
+		if !ok {
+			return nil
+		}
+		return recordValues(child, path[1:])
+	default:
+		if len(path) > 0 {
+			return nil
+		}
+		return []any{x}
+	}
+}
+
+func matchRules(rules []any, vals []any, path []string) (bool, error) {
+	if len(rules) == 0 {
+		return false, fmt.Errorf("triggers: filter pattern has an empty rule list at %s", strings.Join(path, "."))
+	}
+	for _, r := range rules {
+		if m, ok := r.(map[string]any); ok {
+			if e, ok := m["exists"]; ok && len(m) == 1 {
+				want, ok := e.(bool)
+				if !ok {
+					return false, fmt.Errorf("triggers: \"exists\" at %s must be true or false", strings.Join(path, "."))
+				}
+				if want == (len(vals) > 0) {
+					return true, nil
+				}
+				continue
+			}
+		}
+		for _, v := range vals {
+			ok, err := matchRule(r, v, path)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				return true, nil
+			}
+		}
+		if len(vals) == 0 {
+			// A rule other than exists:false needs a value; still check
+			// the rule's form so a bad pattern never passes silently.
+			if _, err := matchRule(r, nil, path); err != nil {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
+func matchRule(rule, v any, path []string) (bool, error) {
+	at := strings.Join(path, ".")
+	obj, ok := rule.(map[string]any)
+	if !ok {
+		return literalEqual(rule, v), nil
+	}
+	if len(obj) != 1 {
+		return false, fmt.Errorf("triggers: filter rule at %s must have exactly one operator", at)
+	}
+	for op, arg := range obj {
+		switch op {
+		case "prefix", "suffix", "equals-ignore-case":
+			want, ok := arg.(string)
+			if !ok {
+				return false, fmt.Errorf("triggers: %q at %s must be a string", op, at)
+			}
+			s, ok := v.(string)
+			if !ok {
+				return false, nil // these operators only match strings
+			}
+			switch op {
+			case "prefix":
+				return strings.HasPrefix(s, want), nil
+			case "suffix":
+				return strings.HasSuffix(s, want), nil
+			}
+			return strings.EqualFold(s, want), nil
+		case "anything-but":
+			list, ok := arg.([]any)
+			if !ok {
+				list = []any{arg}
+			}
+			for _, x := range list {
+				if _, isObj := x.(map[string]any); isObj {
+					return false, fmt.Errorf("triggers: \"anything-but\" at %s with an operator is not supported by the local evaluator", at)
+				}
+			}
+			if v == nil {
+				return false, nil
+			}
+			for _, x := range list {
+				if literalEqual(x, v) {
+					return false, nil
+				}
+			}
+			return true, nil
+		case "numeric":
+			return matchNumeric(arg, v, at)
+		case "exists":
+			return false, fmt.Errorf("triggers: \"exists\" at %s must be a rule of its own", at)
+		default:
+			return false, fmt.Errorf("triggers: filter operator %q at %s is not supported by the local evaluator", op, at)
+		}
+	}
+	return false, nil
+}
+
+// literalEqual is exact matching: same JSON type and, for numbers, the same
+// text (AWS: 300, 300.0 and 3.0e2 are not considered equal).
+func literalEqual(rule, v any) bool {
+	switch r := rule.(type) {
+	case string:
+		s, ok := v.(string)
+		return ok && s == r
+	case json.Number:
+		n, ok := v.(json.Number)
+		return ok && n == r
+	case bool:
+		b, ok := v.(bool)
+		return ok && b == r
+	case nil:
+		return v == nil
+	}
+	return false
+}
+
+// matchNumeric implements the numeric operator. It only matches JSON
+// numbers, which is why it never matches DynamoDB's N values (strings) and
+// why Where refuses numeric comparisons.
+func matchNumeric(arg, v any, at string) (bool, error) {
+	list, ok := arg.([]any)
+	if !ok || len(list) == 0 || len(list)%2 != 0 {
+		return false, fmt.Errorf("triggers: \"numeric\" at %s must be a list of operator and number pairs", at)
+	}
+	var x float64
+	num, isNum := v.(json.Number)
+	if isNum {
+		f, err := num.Float64()
+		if err != nil {
+			isNum = false
+		}
+		x = f
+	}
+	result := isNum
+	for i := 0; i < len(list); i += 2 {
+		op, ok1 := list[i].(string)
+		bn, ok2 := list[i+1].(json.Number)
+		if !ok1 || !ok2 {
+			return false, fmt.Errorf("triggers: \"numeric\" at %s must be a list of operator and number pairs", at)
+		}
+		b, err := bn.Float64()
+		if err != nil {
+			return false, fmt.Errorf("triggers: \"numeric\" at %s: %w", at, err)
+		}
+		var holds bool
+		switch op {
+		case "=":
+			holds = x == b
+		case ">":
+			holds = x > b
+		case ">=":
+			holds = x >= b
+		case "<":
+			holds = x < b
+		case "<=":
+			holds = x <= b
+		default:
+			return false, fmt.Errorf("triggers: \"numeric\" at %s: unknown operator %q", at, op)
+		}
+		result = result && holds
+	}
+	return result, nil
+}
+
+// CheckItemType verifies the filters against the Go type T that the
+// stage decodes items into: every NewImage and OldImage condition must name
+// an attribute T has, as attributevalue names them (the dynamodbav tag,
+// else the field name; "-" skipped; embedded structs flattened), and test
+// it with the type attributevalue stores it as. A filter on an attribute
+// the items never have, or with another type, never matches, and Lambda
+// drops the records it was meant to pass. Nested paths are followed
+// through struct fields; maps, interfaces and types with their own
+// MarshalDynamoDBAttributeValue are not checked, nor are item types that
+// are not structs. Key conditions are not checked: T may leave keys out.
+func (t *StreamTrigger) CheckItemType(item reflect.Type) error {
+	item = derefItemType(item)
+	if item == nil || item.Kind() != reflect.Struct || avCustomMarshal(item) {
+		return nil
+	}
+	var errs []error
+	for _, f := range t.Filters {
+		for _, c := range f.conds {
+			if c.attr.image == ImageKeys {
+				continue
+			}
+			if err := checkItemCondition(item, c); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkItemCondition(item reflect.Type, c Condition) error {
+	typ := item
+	for i, name := range c.attr.path {
+		fields := avFields(typ)
+		var fi *avField
+		for j := range fields {
+			if fields[j].name == name {
+				fi = &fields[j]
+				break
+			}
+		}
+		if fi == nil {
+			names := make([]string, len(fields))
+			for j, f := range fields {
+				names[j] = f.name
+			}
+			outcome := "a filter on a missing attribute never matches"
+			if c.op == opMissing {
+				outcome = "a Missing filter on an attribute the items never have always matches"
+			}
+			return fmt.Errorf("filter on %s: %s has no attribute %q (attributes: %s); %s", c.attr, typ, name, strings.Join(names, ", "), outcome)
+		}
+		enc := avEncodedAs(fi.typ, fi.tag)
+		if !enc.known {
+			return nil
+		}
+		if i < len(c.attr.path)-1 {
+			if enc.letter != "M" {
+				return fmt.Errorf("filter on %s: %s stores attribute %q (field %s %s) as %s, not as a map (M), so it has no nested attribute %q", c.attr, typ, name, fi.goName, fi.typ, enc.letter, c.attr.path[i+1])
+			}
+			next := derefItemType(fi.typ)
+			if next.Kind() != reflect.Struct {
+				return nil // a Go map: its keys are only known at run time
+			}
+			typ = next
+			continue
+		}
+		want := c.Type()
+		if want == TypeNull {
+			if enc.nullable {
+				return nil
+			}
+			return fmt.Errorf("filter on %s: %s tests for NULL, but %s stores attribute %q (field %s %s) as %s and never as NULL; make the field a pointer or tag it nullempty, or drop the condition", c.attr, c, typ, name, fi.goName, fi.typ, enc.letter)
+		}
+		if enc.letter == want {
+			return nil
+		}
+		return fmt.Errorf("filter on %s: %s tests %s, but %s stores attribute %q (field %s %s) as %s; %s", c.attr, c, avTypeWords(want), typ, name, fi.goName, fi.typ, avTypeWords(enc.letter), avFixFor(enc.letter, c))
+	}
+	return nil
+}
+
+func avTypeWords(letter string) string {
+	switch letter {
+	case TypeString:
+		return "a string (S)"
+	case TypeNumber:
+		return "a number (N)"
+	case TypeBool:
+		return "a boolean (BOOL)"
+	case TypeBinary:
+		return "binary (B)"
+	case TypeNull:
+		return "NULL"
+	case "M":
+		return "a map (M)"
+	case "L":
+		return "a list (L)"
+	}
+	return "a set (" + letter + ")"
+}
+
+func avFixFor(letter string, c Condition) string {
+	switch letter {
+	case TypeString:
+		return "use Equals, OneOf, HasPrefix, HasSuffix, EqualsIgnoreCase or NoneOf"
+	case TypeNumber:
+		return "use IsNumber"
+	case TypeBool:
+		return "use IsTrue or IsFalse"
+	case TypeBinary:
+		return "use As(TypeBinary).Exists() or Missing()"
+	case "M":
+		return fmt.Sprintf("test a nested attribute, e.g. %s(%s, \"name\")", c.attr.image, quoteAttrPath(c.attr.path))
+	}
+	return "Lambda filters cannot test lists or sets; test the value in the stage"
+}
+
+type avField struct {
+	name   string
+	goName string
+	typ    reflect.Type
+	tag    avTag
+	index  []int
+	tagged bool
+}
+
+type avTag struct {
+	name                                   string
+	ignore, nullEmpty, asString, unixTime  bool
+	stringSet, numberSet, binarySet, empty bool
+}
+
+func parseAVTag(st reflect.StructTag) avTag {
+	raw, ok := st.Lookup("dynamodbav")
+	if !ok || raw == "" {
+		return avTag{empty: true}
+	}
+	parts := strings.Split(raw, ",")
+	t := avTag{name: parts[0], ignore: parts[0] == "-"}
+	for _, o := range parts[1:] {
+		switch o {
+		case "nullempty":
+			t.nullEmpty = true
+		case "string":
+			t.asString = true
+		case "unixtime":
+			t.unixTime = true
+		case "stringset":
+			t.stringSet = true
+		case "numberset":
+			t.numberSet = true
+		case "binaryset":
+			t.binarySet = true
+		}
+	}
+	return t
+}
+
+// avFields lists the attributes of a struct as attributevalue encodes
+// them, in field order: exported fields by tag name or field name, fields
+// tagged "-" left out, and untagged embedded structs flattened, with Go's
+// rules for names that appear at several depths (the shallowest wins, a
+// tagged one breaks a tie, otherwise the name is dropped).
+func avFields(t reflect.Type) []avField {
+	var all []avField
+	type level struct {
+		typ   reflect.Type
+		index []int
+	}
+	seen := map[reflect.Type]bool{}
+	next := []level{{typ: t}}
+	for len(next) > 0 {
+		current := next
+		next = nil
+		for _, l := range current {
+			if seen[l.typ] {
+				continue
+			}
+			seen[l.typ] = true
+			for i := 0; i < l.typ.NumField(); i++ {
+				sf := l.typ.Field(i)
+				if !sf.IsExported() && !sf.Anonymous {
+					continue
+				}
+				tag := parseAVTag(sf.Tag)
+				if tag.ignore {
+					continue
+				}
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				index := append(append([]int(nil), l.index...), i)
+				if sf.Anonymous && tag.name == "" && ft.Kind() == reflect.Struct {
+					next = append(next, level{typ: ft, index: index})
+					continue
+				}
+				if !sf.IsExported() {
+					continue
+				}
+				name := sf.Name
+				if tag.name != "" {
+					name = tag.name
+				}
+				all = append(all, avField{name: name, goName: sf.Name, typ: sf.Type, tag: tag, index: index, tagged: tag.name != ""})
+			}
+		}
+	}
+	byName := map[string][]avField{}
+	for _, f := range all {
+		byName[f.name] = append(byName[f.name], f)
+	}
+	var out []avField
+	for _, fs := range byName {
+		depth := len(fs[0].index)
+		for _, f := range fs {
+			depth = min(depth, len(f.index))
+		}
+		var top []avField
+		for _, f := range fs {
+			if len(f.index) == depth {
+				top = append(top, f)
+			}
+		}
+		var tagged []avField
+		for _, f := range top {
+			if f.tagged {
+				tagged = append(tagged, f)
+			}
+		}
+		switch {
+		case len(tagged) == 1:
+			out = append(out, tagged[0])
+		case len(tagged) == 0 && len(top) == 1:
+			out = append(out, top[0])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return avIndexLess(out[i].index, out[j].index) })
+	return out
+}
+
+func avIndexLess(a, b []int) bool {
+	for i := range a {
+		if i >= len(b) {
+			return false
+		}
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return len(a) < len(b)
+}
+
+type avEncoding struct {
+	letter   string
+	nullable bool
+	known    bool
+}
+
+var filterTimeType = reflect.TypeFor[time.Time]()
+
+// avEncodedAs says which DynamoDB type attributevalue's default encoder
+// stores a Go type as.
+func avEncodedAs(t reflect.Type, tag avTag) avEncoding {
+	e := avEncoding{known: true, nullable: tag.nullEmpty}
+	for t.Kind() == reflect.Pointer {
+		e.nullable = true
+		t = t.Elem()
+	}
+	if avCustomMarshal(t) {
+		return avEncoding{}
+	}
+	number := func() avEncoding {
+		if tag.asString {
+			e.letter = TypeString
+		} else {
+			e.letter = TypeNumber
+		}
+		return e
+	}
+	switch {
+	case t.ConvertibleTo(filterTimeType):
+		// Encoders configured with their own EncodeTime are not known here.
+		if tag.unixTime {
+			e.letter = TypeNumber
+		} else {
+			e.letter = TypeString
+		}
+		return e
+	case t.Kind() == reflect.String && avNumberLike(t):
+		return number()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		e.letter = TypeBool
+	case reflect.String:
+		e.letter = TypeString
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return number()
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice {
+			e.nullable = true
+		}
+		elem := t.Elem()
+		switch {
+		case elem.Kind() == reflect.Uint8:
+			e.letter = TypeBinary
+		case tag.binarySet || elem.Kind() == reflect.Slice && elem.Elem().Kind() == reflect.Uint8:
+			e.letter = "BS"
+		case tag.numberSet:
+			e.letter = "NS"
+		case tag.stringSet:
+			e.letter = "SS"
+		default:
+			e.letter = "L"
+		}
+	case reflect.Map:
+		e.letter, e.nullable = "M", true
+	case reflect.Struct:
+		e.letter = "M"
+	default:
+		return avEncoding{} // interfaces are only known at run time
+	}
+	return e
+}
+
+func avNumberLike(t reflect.Type) bool {
+	for _, m := range []string{"Float64", "Int64", "String"} {
+		if _, ok := t.MethodByName(m); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func avCustomMarshal(t reflect.Type) bool {
+	const m = "MarshalDynamoDBAttributeValue"
+	if _, ok := t.MethodByName(m); ok {
+		return true
+	}
+	_, ok := reflect.PointerTo(t).MethodByName(m)
+	return ok
+}
+
+func derefItemType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+func quoteAttrPath(path []string) string {
+	q := make([]string, len(path))
+	for i, p := range path {
+		q[i] = strconv.Quote(p)
+	}
+	return strings.Join(q, ", ")
+}
+
+func sortedUniqueStrings(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	n := 0
+	for i, s := range out {
+		if i == 0 || s != out[n-1] {
+			out[n] = s
+			n++
+		}
+	}
+	return out[:n]
+}
+
+func pathsEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// pathIsPrefix reports whether a is a proper prefix of b.
+func pathIsPrefix(a, b []string) bool {
+	return len(a) < len(b) && pathsEqual(a, b[:len(a)])
+}
