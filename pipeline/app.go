@@ -113,12 +113,18 @@ func (a *App) fail(err error) {
 	panic(err)
 }
 
+// claim reserves a name. Stages have their own namespace; buckets and
+// tables share one, as both become resources of one stack.
 func (a *App) claim(name, what string) bool {
-	if prev, ok := a.names[name]; ok {
+	key := name
+	if what == "stage" {
+		key = "stage:" + name
+	}
+	if prev, ok := a.names[key]; ok {
 		a.fail(fmt.Errorf("pipeline: duplicate name %q: %s %q is already declared in app %q; give the %s another name", name, prev, name, a.name, what))
 		return false
 	}
-	a.names[name] = what
+	a.names[key] = what
 	return true
 }
 

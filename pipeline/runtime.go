@@ -241,5 +241,10 @@ func (a *App) lambdaHandler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Build the clients during init, which Lambda runs before the first
+	// invocation's clock starts.
+	for _, s := range stages {
+		env.clientsFor(s)
+	}
 	return a.Handler(env, stages)
 }
