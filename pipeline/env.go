@@ -72,7 +72,7 @@ func Resources(stages []*Stage) ([]*Bucket, []*Table) {
 		if t := s.Table(); t != nil {
 			useT[t] = true
 		}
-		for _, a := range append(s.ReadAccesses(), s.WriteAccesses()...) {
+		for _, a := range append(append(s.ReadAccesses(), s.WriteAccesses()...), s.deletes...) {
 			if a.Bucket != nil {
 				useB[a.Bucket] = true
 			}

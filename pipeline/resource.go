@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -43,29 +44,37 @@ type Resource interface {
 	access() Access
 }
 
-// Access is one declared read or write: a whole bucket, a prefix of a
-// bucket, or a table. Exactly one of Bucket and Table is set.
+// Access is one declared read, write or delete: a whole bucket, the keys of
+// a bucket with a prefix (and suffix), or a table. Exactly one of Bucket
+// and Table is set.
 type Access struct {
 	Bucket *Bucket
-	// Prefix limits a bucket access to keys starting with it; empty is the whole bucket.
+	// Prefix and Suffix limit a bucket access to keys starting and ending
+	// with them; both empty is the whole bucket.
 	Prefix string
+	Suffix string
 	Table  *Table
 }
 
 func (a Access) String() string {
-	if a.Table != nil {
+	switch {
+	case a.Table != nil:
 		return "table " + a.Table.name
-	}
-	if a.Prefix == "" {
+	case a.Prefix == "" && a.Suffix == "":
 		return "bucket " + a.Bucket.name
+	case a.Suffix == "":
+		return fmt.Sprintf("bucket %s prefix %q", a.Bucket.name, a.Prefix)
 	}
-	return fmt.Sprintf("bucket %s prefix %q", a.Bucket.name, a.Prefix)
+	return fmt.Sprintf("bucket %s keys %q", a.Bucket.name, a.Prefix+"*"+a.Suffix)
 }
 
 // Covers reports whether a covers the object key in bucket b.
 func (a Access) Covers(b *Bucket, key string) bool {
-	return a.Bucket == b && len(key) >= len(a.Prefix) && key[:len(a.Prefix)] == a.Prefix
+	return a.Bucket == b && strings.HasPrefix(key, a.Prefix) && strings.HasSuffix(key[len(a.Prefix):], a.Suffix)
 }
+
+// CoversTable reports whether a is an access to table t.
+func (a Access) CoversTable(t *Table) bool { return a.Table == t }
 
 // Bucket is an S3 bucket of the app: one the stack creates, or an existing
 // one imported by name. Its methods declare triggers and accesses and, in
@@ -94,15 +103,25 @@ func (b *Bucket) IsVersioned() bool { return b.versioned }
 
 func (b *Bucket) access() Access { return Access{Bucket: b} }
 
-// Prefix is the part of the bucket under a key prefix, for Reads and Writes.
-func (b *Bucket) Prefix(p string) Resource { return bucketPrefix{b: b, prefix: p} }
+// Prefix is the part of the bucket under a key prefix, for Reads, Writes
+// and Deletes.
+func (b *Bucket) Prefix(p string) Resource { return bucketKeys{b: b, prefix: p} }
 
-type bucketPrefix struct {
-	b      *Bucket
-	prefix string
+// Keys is the part of the bucket whose keys start with prefix and end with
+// suffix, for Reads, Writes and Deletes: Keys("incoming/", ".errors.txt")
+// lets a stage triggered by incoming/*.csv write reports next to the
+// uploads without triggering itself. Deployed, it becomes the IAM resource
+// arn:aws:s3:::BUCKET/PREFIX*SUFFIX.
+func (b *Bucket) Keys(prefix, suffix string) Resource {
+	return bucketKeys{b: b, prefix: prefix, suffix: suffix}
 }
 
-func (p bucketPrefix) access() Access { return Access{Bucket: p.b, Prefix: p.prefix} }
+type bucketKeys struct {
+	b              *Bucket
+	prefix, suffix string
+}
+
+func (p bucketKeys) access() Access { return Access{Bucket: p.b, Prefix: p.prefix, Suffix: p.suffix} }
 
 // Created is a trigger on objects created in the bucket (every way: Put,
 // Post, Copy, CompleteMultipartUpload), narrowed by options such as

@@ -53,6 +53,7 @@ type Stage struct {
 	stream     *triggers.StreamTrigger
 	reads      []Access
 	writes     []Access
+	deletes    []Access
 	group      string
 	loopReason string
 	fn         Function
@@ -149,9 +150,19 @@ func (s *Stage) Reads(rs ...Resource) *Stage {
 	return s
 }
 
-// Writes declares what the stage writes (puts, updates and deletes).
+// Writes declares what the stage writes: puts, updates and deletes of
+// objects and items.
 func (s *Stage) Writes(rs ...Resource) *Stage {
 	s.writes = append(s.writes, s.accesses("Writes", rs)...)
+	return s
+}
+
+// Deletes declares what the stage only deletes. Deletes fire only
+// ObjectRemoved triggers and REMOVE stream records, so a stage may delete
+// where it is triggered by creations without forming a loop (a move, for
+// example).
+func (s *Stage) Deletes(rs ...Resource) *Stage {
+	s.deletes = append(s.deletes, s.accesses("Deletes", rs)...)
 	return s
 }
 
@@ -278,6 +289,9 @@ func (s *Stage) ReadAccesses() []Access { return append([]Access(nil), s.reads..
 
 // WriteAccesses returns the declared writes.
 func (s *Stage) WriteAccesses() []Access { return append([]Access(nil), s.writes...) }
+
+// DeleteAccesses returns the declared delete-only accesses.
+func (s *Stage) DeleteAccesses() []Access { return append([]Access(nil), s.deletes...) }
 
 // GroupName returns the declared group, or "".
 func (s *Stage) GroupName() string { return s.group }

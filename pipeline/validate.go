@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nanopipe/nanopipe/triggers"
@@ -91,18 +92,37 @@ func filterText(t *triggers.ObjectTrigger) string {
 func prefixesOverlap(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasPrefix(b, a) }
 func suffixesOverlap(a, b string) bool { return strings.HasSuffix(a, b) || strings.HasSuffix(b, a) }
 
-// triggersStage reports whether a write access can fire stage t, and how.
-func triggersStage(w Access, t *Stage) (string, bool) {
+// triggersStage reports whether a write (or, with deleteOnly, a delete)
+// can fire stage t, and how.
+func triggersStage(w Access, deleteOnly bool, t *Stage) (string, bool) {
+	verb := "writes"
+	if deleteOnly {
+		verb = "deletes"
+	}
 	switch {
 	case t.object != nil && w.Bucket != nil && w.Bucket.name == t.object.Bucket:
-		// A write's prefix cannot rule out a suffix, so only prefixes decide.
-		if prefixesOverlap(w.Prefix, t.object.Prefix) {
-			return fmt.Sprintf("writes %s, which triggers %q (%s)", w, t.name, filterText(t.object)), true
+		if deleteOnly && !firesOn(t.object.Events, triggers.ObjectRemoved) {
+			return "", false
+		}
+		if prefixesOverlap(w.Prefix, t.object.Prefix) && suffixesOverlap(w.Suffix, t.object.Suffix) {
+			return fmt.Sprintf("%s %s, which triggers %q (%s)", verb, w, t.name, filterText(t.object)), true
 		}
 	case t.stream != nil && w.Table != nil && w.Table.name == t.stream.Table:
-		return fmt.Sprintf("writes %s, whose stream triggers %q", w, t.name), true
+		if deleteOnly && len(t.stream.Kinds) > 0 && !slices.Contains(t.stream.Kinds, triggers.Remove) {
+			return "", false
+		}
+		return fmt.Sprintf("%s %s, whose stream triggers %q", verb, w, t.name), true
 	}
 	return "", false
+}
+
+func firesOn(events []triggers.S3Event, family triggers.S3Event) bool {
+	for _, e := range events {
+		if e.Overlaps(family) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkLoops finds cycles of stages that trigger each other through their
@@ -117,7 +137,14 @@ func (a *App) checkLoops() []error {
 	for _, s := range a.stages {
 		for _, w := range s.writes {
 			for _, t := range a.stages {
-				if why, ok := triggersStage(w, t); ok {
+				if why, ok := triggersStage(w, false, t); ok {
+					next[s] = append(next[s], edge{t, why})
+				}
+			}
+		}
+		for _, d := range s.deletes {
+			for _, t := range a.stages {
+				if why, ok := triggersStage(d, true, t); ok {
 					next[s] = append(next[s], edge{t, why})
 				}
 			}

@@ -82,6 +82,31 @@ func TestValidation(t *testing.T) {
 			want: []string{`stage "ingest" writes table items, whose stream triggers "export"`, `stage "export" writes bucket uploads prefix "in/exports/", which triggers "ingest"`},
 		},
 		{
+			name: "keys whose suffix matches the trigger",
+			declare: func(a *pipeline.App) {
+				b := a.Bucket("uploads")
+				pipeline.OnObject(a, "convert", b.Created(triggers.Prefix("in/"), triggers.Suffix(".csv")), onObj).
+					Writes(b.Keys("in/converted/", ".csv"))
+			},
+			want: []string{`stage "convert" writes bucket uploads keys "in/converted/*.csv", which triggers "convert" (prefix "in/", suffix ".csv")`},
+		},
+		{
+			name: "deletes where removals trigger",
+			declare: func(a *pipeline.App) {
+				b := a.Bucket("uploads")
+				pipeline.OnObject(a, "purge", b.Removed(triggers.Prefix("in/")), onObj).Deletes(b.Prefix("in/thumbs/"))
+			},
+			want: []string{`stage "purge" deletes bucket uploads prefix "in/thumbs/", which triggers "purge" (prefix "in/")`},
+		},
+		{
+			name: "deletes of items whose removals trigger",
+			declare: func(a *pipeline.App) {
+				tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
+				pipeline.OnChange(a, "cascade", tb.Changes(triggers.Removes), onItem).Deletes(tb)
+			},
+			want: []string{`stage "cascade" deletes table items, whose stream triggers "cascade"`},
+		},
+		{
 			name: "batch size out of range",
 			declare: func(a *pipeline.App) {
 				tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
@@ -209,6 +234,20 @@ func TestValidDeclarations(t *testing.T) {
 		{"write outside the trigger prefix", func(a *pipeline.App) {
 			b := a.Bucket("uploads")
 			pipeline.OnObject(a, "resize", b.Created(triggers.Prefix("in/")), onObj).Writes(b.Prefix("out/"))
+		}},
+		{"reports next to the uploads, outside the trigger's suffix", func(a *pipeline.App) {
+			b := a.Bucket("uploads")
+			pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/"), triggers.Suffix(".csv")), onObj).
+				Reads(b.Prefix("in/")).Writes(b.Keys("in/", ".errors.txt"))
+		}},
+		{"a move deletes where it is triggered by creations", func(a *pipeline.App) {
+			b := a.Bucket("uploads")
+			pipeline.OnObject(a, "move", b.Created(triggers.Prefix("in/")), onObj).
+				Reads(b.Prefix("in/")).Writes(b.Prefix("done/")).Deletes(b.Prefix("in/"))
+		}},
+		{"deleting items a stage of inserts triggers on", func(a *pipeline.App) {
+			tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
+			pipeline.OnChange(a, "expire", tb.Changes(triggers.Inserts), onItem).Deletes(tb)
 		}},
 		{"allowed loop", func(a *pipeline.App) {
 			tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
