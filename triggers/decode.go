@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nanopipe/nanopipe/internal/ddbjson"
@@ -66,22 +67,16 @@ func DecodeStream[T any](payload []byte) (*StreamEvent[T], error) {
 		ev.State = nil
 		eventPool.Put(ev)
 	}()
-	if err := ddbjson.ParseEvent(buf, ev); err != nil {
+	// The images are decoded as the parser reaches them, so the payload is
+	// read once.
+	st := streamDecoder[T]{expect: int(lastBatch.Load())}
+	st.changes = make([]Change[T], 0, st.expect)
+	if err := ddbjson.ParseEventFunc(buf, ev, st.image); err != nil {
 		return nil, fmt.Errorf("triggers: decode DynamoDB stream payload: %w", err)
 	}
-
-	out := &StreamEvent[T]{Changes: make([]Change[T], len(ev.Records))}
-	images := 0
-	for i := range ev.Records {
-		if ev.Records[i].NewImage != nil {
-			images++
-		}
-		if ev.Records[i].OldImage != nil {
-			images++
-		}
-	}
-	// One allocation for all the images of the batch.
-	slab := make([]T, images)
+	st.grow(len(ev.Records) - 1)
+	lastBatch.Store(int64(len(ev.Records)))
+	out := &StreamEvent[T]{Changes: st.changes}
 
 	var arn, table string
 	for i := range ev.Records {
@@ -104,38 +99,14 @@ func DecodeStream[T any](payload []byte) (*StreamEvent[T], error) {
 		}
 		c.TTL = r.UserIdentityType == "Service" && r.UserIdentityPrincipalID == "dynamodb.amazonaws.com"
 		c.raw = r.Raw
-
-		var errs []error
-		if r.Keys != nil {
-			keys, err := ddbjson.AttributeMap(r.Keys)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("keys: %w", err))
+	}
+	if st.errs != nil {
+		out.Errors = make([]error, len(out.Changes))
+		for i, errs := range st.errs {
+			if errs != nil {
+				r := &ev.Records[i]
+				out.Errors[i] = &RecordError{Index: i, EventID: r.EventID, SequenceNumber: r.SequenceNumber, Err: errors.Join(errs...)}
 			}
-			c.Keys = keys
-		}
-		if r.NewImage != nil {
-			v := &slab[0]
-			slab = slab[1:]
-			if err := ddbjson.Unmarshal(r.NewImage, v); err != nil {
-				errs = append(errs, fmt.Errorf("new image: %w", err))
-			} else {
-				c.New = v
-			}
-		}
-		if r.OldImage != nil {
-			v := &slab[0]
-			slab = slab[1:]
-			if err := ddbjson.Unmarshal(r.OldImage, v); err != nil {
-				errs = append(errs, fmt.Errorf("old image: %w", err))
-			} else {
-				c.Old = v
-			}
-		}
-		if errs != nil {
-			if out.Errors == nil {
-				out.Errors = make([]error, len(out.Changes))
-			}
-			out.Errors[i] = &RecordError{Index: i, EventID: r.EventID, SequenceNumber: r.SequenceNumber, Err: errors.Join(errs...)}
 		}
 	}
 
@@ -154,6 +125,75 @@ func DecodeStream[T any](payload []byte) (*StreamEvent[T], error) {
 		out.Window = w
 	}
 	return out, nil
+}
+
+// lastBatch is the number of records of the last payload decoded: batches
+// of one function are much alike, so it sizes the next one's tables
+// without a pass over the payload to count records.
+var lastBatch atomic.Int64
+
+// streamDecoder receives the images of a payload from the parser.
+type streamDecoder[T any] struct {
+	expect  int // records expected, for sizing
+	changes []Change[T]
+	errs    [][]error // per record, allocated on the first error
+	slab    []T       // fresh values for the images, allocated in chunks
+}
+
+// grow extends changes to hold record i.
+func (st *streamDecoder[T]) grow(i int) {
+	for len(st.changes) <= i {
+		st.changes = append(st.changes, Change[T]{})
+	}
+}
+
+// fresh returns a new zero T, from a chunk allocated for many of them.
+func (st *streamDecoder[T]) fresh() *T {
+	if len(st.slab) == 0 {
+		n := max(st.expect, 8)
+		st.slab = make([]T, n)
+	}
+	v := &st.slab[0]
+	st.slab = st.slab[1:]
+	return v
+}
+
+func (st *streamDecoder[T]) fail(i int, err error) {
+	if st.errs == nil {
+		st.errs = make([][]error, len(st.changes), cap(st.changes))
+	}
+	for len(st.errs) <= i {
+		st.errs = append(st.errs, nil)
+	}
+	st.errs[i] = append(st.errs[i], err)
+}
+
+// image decodes one image of record i in place.
+func (st *streamDecoder[T]) image(i int, which ddbjson.Image, dec *ddbjson.ImageDecoder) {
+	st.grow(i)
+	c := &st.changes[i]
+	switch which {
+	case ddbjson.Keys:
+		keys, err := dec.AttributeMap()
+		if err != nil {
+			st.fail(i, fmt.Errorf("keys: %w", err))
+		}
+		c.Keys = keys
+	case ddbjson.NewImage:
+		v := st.fresh()
+		if err := dec.Unmarshal(v); err != nil {
+			st.fail(i, fmt.Errorf("new image: %w", err))
+			return
+		}
+		c.New = v
+	case ddbjson.OldImage:
+		v := st.fresh()
+		if err := dec.Unmarshal(v); err != nil {
+			st.fail(i, fmt.Errorf("old image: %w", err))
+			return
+		}
+		c.Old = v
+	}
 }
 
 // RecordError is the error for one stream record that could not be

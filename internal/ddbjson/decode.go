@@ -36,6 +36,9 @@ func Unmarshal(data []byte, v any) error {
 		}
 		d.scanner = scanner{data: []byte("{}")}
 	}
+	if d.peek() != '{' {
+		return d.unexpected("object")
+	}
 	err := d.top(planFor(rv.Type()), rv)
 	if err == nil {
 		err = d.end()
@@ -50,6 +53,33 @@ func Unmarshal(data []byte, v any) error {
 // by plans.
 type decoder struct {
 	scanner
+	// arena holds the bytes of the short strings made so far. An image has
+	// dozens of short strings; carving them out of a few shared chunks
+	// instead of allocating each is a large part of the decoder's speed.
+	// A chunk is never written again where a string points into it, and
+	// it is small, so a kept string keeps little else alive.
+	arena []byte
+}
+
+const (
+	arenaChunk = 512 // bytes per chunk
+	arenaMax   = 64  // longer strings get their own allocation
+)
+
+// string returns b as a new string, from the arena when it is short.
+func (d *decoder) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > arenaMax {
+		return string(b)
+	}
+	if cap(d.arena)-len(d.arena) < len(b) {
+		d.arena = make([]byte, 0, arenaChunk)
+	}
+	n := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[n], len(b))
 }
 
 // top decodes the attribute map at the start of the input into the value rv
@@ -261,9 +291,9 @@ func (d *decoder) stringInto(p *plan, ptr unsafe.Pointer, b []byte) error {
 	}
 	switch p.kind {
 	case kString:
-		*(*string)(ptr) = string(b)
+		*(*string)(ptr) = d.string(b)
 	case kIface:
-		*(*any)(ptr) = string(b)
+		*(*any)(ptr) = d.string(b)
 	default:
 		return typeError("string", p.t)
 	}
@@ -287,7 +317,7 @@ func (d *decoder) numberInto(p *plan, ptr unsafe.Pointer, b []byte) error {
 		}
 		*(*any)(ptr) = f
 	case kString:
-		*(*string)(ptr) = string(b)
+		*(*string)(ptr) = d.string(b)
 	case kInt:
 		n, ok := parseInt(b)
 		if !ok {
@@ -797,7 +827,7 @@ func (d *decoder) mapBody(p *plan, ptr unsafe.Pointer) error {
 		kv.Elem().SetZero()
 		switch p.key.kind {
 		case kString:
-			kv.Elem().SetString(string(k))
+			kv.Elem().SetString(d.string(k))
 		case kBool:
 			b, perr := strconv.ParseBool(view(k))
 			if perr != nil {
@@ -833,7 +863,7 @@ func fastMap[V any](d *decoder, p *plan, m map[string]V) error {
 		if k, err = d.key(); err != nil {
 			return err
 		}
-		name := string(k)
+		name := d.string(k)
 		*tmp = zero
 		if err = d.value(p.elem, unsafe.Pointer(tmp), false); err != nil {
 			return wrapPath(err, name)
@@ -857,7 +887,7 @@ func (d *decoder) anyBody(t avType) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return string(b), nil
+		return d.string(b), nil
 	case tN:
 		b, err := d.avString(t)
 		if err != nil {
@@ -919,7 +949,7 @@ func (d *decoder) anyBody(t avType) (any, error) {
 			if k, err = d.key(); err != nil {
 				return nil, err
 			}
-			name := string(k)
+			name := d.string(k)
 			var at avType
 			if at, err = d.openAV(); err != nil {
 				return nil, err
@@ -956,7 +986,7 @@ func (d *decoder) anyBody(t avType) (any, error) {
 				return nil, err
 			}
 			if t == tSS {
-				ss = append(ss, string(b))
+				ss = append(ss, d.string(b))
 			} else {
 				f, perr := strconv.ParseFloat(view(b), 64)
 				if perr != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand"
 	"reflect"
 	"sort"
@@ -32,9 +31,8 @@ type diffInner struct {
 }
 
 type diffEmbedded struct {
-	EmbA string
-	EmbB int `dynamodbav:"emb_b"`
-	// Shadowed by diffAll.S's tag name "s"? No: that is a different name.
+	EmbA   string
+	EmbB   int `dynamodbav:"emb_b"`
 	Shadow string
 }
 
@@ -678,8 +676,6 @@ func TestDifferentialRandomAV(t *testing.T) {
 		}
 	}
 }
-
-var _ = math.MaxInt
 
 // TestDifferentialFields decodes one-attribute items into every field of
 // the target structs: each number of the pool as N, NS and S, each string

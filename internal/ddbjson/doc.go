@@ -2,12 +2,15 @@
 // DynamoDB stream, without going through encoding/json or the generic
 // types.AttributeValue tree.
 //
-// The package has three entry points:
+// The package has these entry points:
 //
 //   - ParseEvent scans a whole invocation payload once. It unescapes the
 //     record metadata and keeps each record object and its Keys, NewImage and
 //     OldImage as sub-slices of the input, so no image is copied or decoded
 //     until someone asks for it.
+//   - ParseEventFunc is ParseEvent that also lets the caller decode each
+//     image in place as the scan reaches it, so that the payload is read
+//     once rather than once to find the images and once to decode them.
 //   - Unmarshal decodes one image (a DynamoDB-JSON attribute map) straight
 //     into a Go value, following the rules of attributevalue.UnmarshalMap from
 //     aws-sdk-go-v2 with default options: `dynamodbav` tags, the same field
@@ -30,6 +33,14 @@
 // itself, so the result is the same by construction. Types implementing
 // attributevalue.Unmarshaler are handled the same way: they get the
 // types.AttributeValue of their subtree.
+//
+// Decoded strings are not copies of one another, but short ones share
+// their backing memory in chunks of 512 bytes per image: a string kept from
+// an item keeps at most such a chunk alive, never the payload. That saves
+// most of the allocations of a decode.
+//
+// Like attributevalue's decoder (unlike its encoder), Unmarshal does not
+// decode sets into map[T]bool or map[T]struct{}: that is a type error.
 //
 // Deliberate differences from attributevalue, all in corner cases:
 //

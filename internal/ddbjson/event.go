@@ -1,8 +1,13 @@
 package ddbjson
 
 import (
+	"errors"
+	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Event is a Lambda invocation payload from a DynamoDB stream, with the
@@ -68,9 +73,35 @@ type Record struct {
 // must not be modified while ev is in use. Malformed JSON, or a known member
 // of the wrong JSON type, is reported as a *SyntaxError with its offset.
 func ParseEvent(data []byte, ev *Event) error {
+	return ParseEventFunc(data, ev, nil)
+}
+
+// Image names the attribute maps of a record.
+type Image uint8
+
+// The attribute maps of a stream record.
+const (
+	Keys Image = iota
+	NewImage
+	OldImage
+)
+
+// ImageFunc is called by ParseEventFunc for each attribute map of record
+// number rec (an index into ev.Records; the record's other members may not
+// have been read yet). It may decode the map in place with dec, once.
+type ImageFunc func(rec int, which Image, dec *ImageDecoder)
+
+// ParseEventFunc is ParseEvent that hands each Keys, NewImage and OldImage
+// to fn as the scan reaches it, so that a caller decoding every image reads
+// the payload once instead of twice.
+//
+// A decoding error returned by dec is the caller's to keep: the parser then
+// goes back over the image as plain JSON, and fails only if that is
+// malformed too. The raw slices in ev are set either way.
+func ParseEventFunc(data []byte, ev *Event, fn ImageFunc) error {
 	recs := ev.Records[:0]
 	*ev = Event{}
-	p := eventParser{scanner: scanner{data: data}}
+	p := eventParser{scanner: scanner{data: data}, fn: fn}
 	err := p.event(ev, recs)
 	if err == nil {
 		err = p.end()
@@ -78,11 +109,56 @@ func ParseEvent(data []byte, ev *Event) error {
 	return err
 }
 
+// ImageDecoder decodes one image in place during ParseEventFunc.
+type ImageDecoder struct {
+	p     *eventParser
+	state uint8 // 0: not used, 1: decoded, 2: failed
+}
+
+// Unmarshal decodes the image into v as Unmarshal does.
+func (x *ImageDecoder) Unmarshal(v any) error {
+	if x.state != 0 {
+		return errors.New("ddbjson: image already decoded")
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		x.state = 2
+		return &pathError{err: &attributevalue.InvalidUnmarshalError{Type: reflect.TypeOf(v)}}
+	}
+	d := decoder{scanner: x.p.scanner}
+	err := d.top(planFor(rv.Type()), rv)
+	return x.finish(&d.scanner, err)
+}
+
+// AttributeMap decodes the image as AttributeMap does.
+func (x *ImageDecoder) AttributeMap() (map[string]types.AttributeValue, error) {
+	if x.state != 0 {
+		return nil, errors.New("ddbjson: image already decoded")
+	}
+	s := x.p.scanner
+	m, err := s.avMap()
+	return m, x.finish(&s, err)
+}
+
+func (x *ImageDecoder) finish(s *scanner, err error) error {
+	x.p.scratch = s.scratch
+	if err != nil {
+		x.state = 2
+		return topError(err)
+	}
+	x.state = 1
+	x.p.pos = s.pos
+	return nil
+}
+
 type eventParser struct {
 	scanner
 	// last holds the previous record's repetitive strings, so that a batch
 	// of records from one stream shares them instead of allocating each.
 	last Record
+	fn   ImageFunc
+	rec  int // index of the record being read
+	img  ImageDecoder
 }
 
 func (p *eventParser) event(ev *Event, recs []Record) error {
@@ -146,7 +222,8 @@ func (p *eventParser) records(recs []Record) ([]Record, error) {
 	}
 	for {
 		recs = append(recs, Record{})
-		if err := p.record(&recs[len(recs)-1]); err != nil {
+		p.rec = len(recs) - 1
+		if err := p.record(&recs[p.rec]); err != nil {
 			return recs, err
 		}
 		if more, err := p.more(']'); err != nil || !more {
@@ -238,11 +315,11 @@ func (p *eventParser) streamRecord(r *Record) error {
 		case "ApproximateCreationDateTime":
 			err = p.creationTime(r)
 		case "Keys":
-			r.Keys, err = p.rawObject()
+			r.Keys, err = p.image(Keys)
 		case "NewImage":
-			r.NewImage, err = p.rawObject()
+			r.NewImage, err = p.image(NewImage)
 		case "OldImage":
-			r.OldImage, err = p.rawObject()
+			r.OldImage, err = p.image(OldImage)
 		case "SequenceNumber":
 			r.SequenceNumber, err = p.string("")
 		case "SizeBytes":
@@ -259,8 +336,9 @@ func (p *eventParser) streamRecord(r *Record) error {
 	return err
 }
 
-// rawObject validates an object (or null) and returns its bytes.
-func (p *eventParser) rawObject() ([]byte, error) {
+// image reads an attribute map (or null), through the ImageFunc if there
+// is one, and returns its bytes.
+func (p *eventParser) image(which Image) ([]byte, error) {
 	if null, err := p.null(); null || err != nil {
 		return nil, err
 	}
@@ -268,6 +346,17 @@ func (p *eventParser) rawObject() ([]byte, error) {
 		return nil, p.unexpected("object")
 	}
 	start := p.pos
+	if p.fn != nil {
+		// One decoder per parse, reset per image: handing a new one to
+		// fn would allocate it each time.
+		x := &p.img
+		*x = ImageDecoder{p: p}
+		p.fn(p.rec, which, x)
+		if x.state == 1 {
+			return p.data[start:p.pos:p.pos], nil
+		}
+		p.pos = start
+	}
 	if err := p.skip(); err != nil {
 		return nil, err
 	}

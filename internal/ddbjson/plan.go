@@ -84,6 +84,7 @@ type field struct {
 	hops     []hop   // embedded pointers on the way to the field
 	asString bool    // `dynamodbav:",string"`
 	ro       bool    // an unexported embedded field: reflect cannot set it
+	ascii    bool    // the name is all ASCII
 }
 
 // hop is an embedded pointer to a struct on the path to a promoted field.
@@ -94,10 +95,33 @@ type hop struct {
 }
 
 // fieldTable holds the fields of a struct in declaration order, with an
-// index by exact name.
+// index by exact name: an open-addressing table on a hash of the length
+// and two bytes of the name, cheaper than a Go map for short names.
 type fieldTable struct {
 	fields []field
-	byName map[string]int
+	slots  []int32 // field index + 1, 0 for empty; len is a power of two
+}
+
+func nameHash(name []byte) uint {
+	if len(name) == 0 {
+		return 0
+	}
+	return uint(len(name))*0x9e37 ^ uint(name[0])*0x3b ^ uint(name[len(name)-1])*0x1f3
+}
+
+func (ft *fieldTable) index() {
+	n := 8
+	for n < 2*len(ft.fields) {
+		n *= 2
+	}
+	ft.slots = make([]int32, n)
+	for i := range ft.fields {
+		h := nameHash([]byte(ft.fields[i].name))
+		for ft.slots[h&uint(n-1)] != 0 {
+			h++
+		}
+		ft.slots[h&uint(n-1)] = int32(i + 1)
+	}
 }
 
 // lookup finds the field for an attribute name as attributevalue does: the
@@ -107,15 +131,38 @@ func (ft *fieldTable) lookup(name []byte, hint int) int {
 	if hint < len(ft.fields) && ft.fields[hint].name == string(name) {
 		return hint
 	}
-	if i, ok := ft.byName[string(name)]; ok {
-		return i
+	mask := uint(len(ft.slots) - 1)
+	for h := nameHash(name); ; h++ {
+		j := ft.slots[h&mask]
+		if j == 0 {
+			break
+		}
+		if ft.fields[j-1].name == string(name) {
+			return int(j - 1)
+		}
 	}
+	// Unicode folding can change lengths (the Kelvin sign folds to k), but
+	// two ASCII names of different lengths never match.
+	ascii := isASCII(name)
 	for i := range ft.fields {
-		if bytes.EqualFold([]byte(ft.fields[i].name), name) {
+		f := &ft.fields[i]
+		if ascii && f.ascii && len(f.name) != len(name) {
+			continue
+		}
+		if bytes.EqualFold([]byte(f.name), name) {
 			return i
 		}
 	}
 	return -1
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 var (
@@ -374,12 +421,11 @@ func (b *planBuilder) fieldTable(t reflect.Type) *fieldTable {
 	}
 	sort.Slice(visible, func(i, j int) bool { return indexLess(visible[i].index, visible[j].index) })
 
-	ft := &fieldTable{byName: make(map[string]int, len(visible))}
+	ft := &fieldTable{}
 	for _, c := range visible {
-		f := b.field(t, c)
-		ft.byName[f.name] = len(ft.fields)
-		ft.fields = append(ft.fields, f)
+		ft.fields = append(ft.fields, b.field(t, c))
 	}
+	ft.index()
 	return ft
 }
 
@@ -422,7 +468,7 @@ func indexLess(a, b []int) bool {
 
 // field resolves the memory path of a candidate field of struct t.
 func (b *planBuilder) field(t reflect.Type, c candidate) field {
-	f := field{name: c.name, asString: c.asString}
+	f := field{name: c.name, asString: c.asString, ascii: isASCII([]byte(c.name))}
 	cur := t
 	for k, x := range c.index {
 		if k > 0 && cur.Kind() == reflect.Pointer && cur.Elem().Kind() == reflect.Struct {

@@ -1,7 +1,9 @@
 package ddbjson
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -51,8 +53,16 @@ func (s *scanner) unexpected(want string) error {
 	return s.errHere("unexpected %q, expected %s", s.data[s.pos], want)
 }
 
-// ws skips insignificant white space.
+// ws skips insignificant white space. Lambda's payloads have none between
+// tokens, so the common case is one comparison.
 func (s *scanner) ws() {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return
+	}
+	s.wsSlow()
+}
+
+func (s *scanner) wsSlow() {
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		if c > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
@@ -154,6 +164,23 @@ var strClass = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special returns a word with the high bit set in each byte of w (eight
+// bytes of a string) that needs attention: a quote, a backslash, a control
+// character or a non-ASCII byte. For each test the lowest flagged byte is
+// exact (borrows only flag bytes above a real match), so the lowest set bit
+// of the union is the first such byte. Testing a word at a time matters
+// because strings are most of a payload.
+func special(w uint64) uint64 {
+	q := w ^ ('"' * lows)
+	bs := w ^ ('\\' * lows)
+	return ((q-lows)&^q | (bs-lows)&^bs | (w-0x20*lows)&^w | w) & highs
+}
+
 // str reads a JSON string at pos (after optional white space) and returns its
 // unescaped bytes. Strings without escapes are returned as a sub-slice of the
 // input; others are unescaped into the scratch buffer. Invalid UTF-8 and
@@ -167,6 +194,17 @@ func (s *scanner) str() ([]byte, error) {
 	}
 	start := s.pos + 1
 	i := start
+	for len(data)-i >= 8 {
+		if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if data[i] == '"' {
+				s.pos = i + 1
+				return data[start:i], nil
+			}
+			return s.strSlow(start, i)
+		}
+		i += 8
+	}
 	for i < len(data) && !strClass[data[i]] {
 		i++
 	}
@@ -282,6 +320,14 @@ func (s *scanner) skipStr() error {
 	data := s.data
 	i := s.pos + 1 // past the opening quote, which the caller checked
 	for i < len(data) {
+		if len(data)-i >= 8 {
+			m := special(binary.LittleEndian.Uint64(data[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
 		c := data[i]
 		if !strClass[c] {
 			i++
