@@ -20,7 +20,7 @@ var (
 	tableRead        = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"}
 	tableWrite       = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"}
 	tableDelete      = []string{"dynamodb:DeleteItem"}
-	streamReadAction = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+	streamReadAction = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 )
 
 // ObjectReadActions are the actions Reads grants on a bucket's keys
@@ -48,7 +48,9 @@ func TableWriteActions() []string { return slices.Clone(tableWrite) }
 // deletes need Writes: IAM cannot limit BatchWriteItem to deletes.
 func TableDeleteActions() []string { return slices.Clone(tableDelete) }
 
-// StreamReadActions are the actions a stream trigger needs on its stream.
+// StreamReadActions are the actions a stream trigger needs on its stream
+// (the event source mapping also needs dynamodb:ListStreams on the
+// table's streams).
 func StreamReadActions() []string { return slices.Clone(streamReadAction) }
 
 // AccessDeniedError is what a stage gets locally for a call its

@@ -1,0 +1,147 @@
+// Package cdk deploys a nanopipe app with the AWS CDK: New reads the
+// declaration (the *pipeline.App your pipeline package declares) and adds
+// to your stack everything the app needs to run on AWS Lambda. It is the
+// only nanopipe package that imports the CDK and jsii; keep it in a main
+// of its own, never in the app's Lambda binary.
+//
+//	func main() {
+//		defer jsii.Close()
+//		app := awscdk.NewApp(nil)
+//		stack := awscdk.NewStack(app, jsii.String("photos-dev"), nil)
+//		cdk.New(stack, "Pipeline", photos.App, &cdk.Props{
+//			Package: "github.com/you/photos/cmd/lambda", // the app's Lambda main
+//		})
+//		app.Synth(nil)
+//	}
+//
+// examples/photos/cdk is a complete CDK app with its cdk.json:
+// `npx cdk synth` in that directory synthesizes it.
+//
+// # What New creates
+//
+// For the declared resources:
+//
+//   - a bucket per declared bucket: S3-managed encryption, public access
+//     blocked, TLS enforced by its policy, versioned when declared;
+//     existing buckets are imported by name;
+//   - a table per declared table: on-demand, point-in-time recovery, the
+//     declared keys and time-to-live, and a stream with the declared view
+//     (NEW_AND_OLD_IMAGES when a stage is triggered by it and none is
+//     declared); existing tables are referenced by name and stream ARN.
+//
+// For every function (one per stage, or one per group of stages declared
+// with Stage.Group, serving the union of their triggers and grants):
+//
+//   - an AWS::Lambda::Function running the app's binary on
+//     provided.al2023, with the stages' memory, timeout, architecture,
+//     reserved concurrency and variables (a group takes the largest memory
+//     and timeout; its stages must agree on the rest), and the environment
+//     contract of the runtime (pipeline.FunctionEnvironment): the stages it
+//     serves and the physical names of what they touch;
+//   - its log group, /aws/lambda/<function>, with the retention of
+//     Props.LogRetentionDays, receiving JSON logs;
+//   - its execution role, granting exactly what the stages declare (see
+//     Permissions);
+//   - an alarm on the function's Errors metric.
+//
+// For every S3 stage: the bucket notification (prefix and suffix filters,
+// the declared event types) with its AWS::Lambda::Permission for
+// s3.amazonaws.com, SourceArn and SourceAccount set, which the
+// notification depends on, so S3 can validate the destination when the
+// notification is put; and the function's asynchronous invocation
+// configuration (retries, maximum event age, on-failure destination).
+// Lambda keeps one such configuration per function: the S3 stages of a
+// group must declare the same one.
+//
+// For every stream stage: an event source mapping with every option the
+// trigger declares (batch size and window, starting position, retries,
+// bisection, maximum record age, parallelization, tumbling window, the
+// filter patterns of triggers.StreamTrigger.Patterns), partial batch
+// responses (ReportBatchItemFailures) on, and its on-failure destination.
+//
+// # Failures and alarms
+//
+// A trigger's failures go where its OnFailure says. By default that is a
+// queue the construct creates: one per stream stage, one per function for
+// asynchronous (S3) invocations. The queue is encrypted with SQS-managed
+// keys, refuses requests without TLS, keeps messages 14 days, and has an
+// alarm that fires as soon as a message is in it. triggers.Queue and
+// triggers.Topic send failures to an existing queue or topic instead,
+// triggers.Discard nowhere. Props.AlarmActions (an SNS topic's ARN, say)
+// are notified by every alarm.
+//
+// # Permissions
+//
+// Each function's role has one inline policy, derived from the
+// declaration, with no managed policy and no wildcard action:
+//
+//   - writing its own log group;
+//   - sending to its on-failure queues or topics;
+//   - reading the streams that trigger it (dynamodb:DescribeStream,
+//     GetRecords and GetShardIterator on the stream ARN, ListStreams on
+//     the table's streams);
+//   - for each declared bucket read, s3:GetObject (and GetObjectVersion on
+//     versioned buckets) on arn:aws:s3:::bucket/prefix*suffix (Prefix and
+//     Keys; the whole bucket is bucket/*), and s3:ListBucket on the bucket
+//     with an s3:prefix condition on the same prefixes;
+//   - for each declared bucket write, s3:PutObject, DeleteObject and
+//     AbortMultipartUpload on the same kind of key scope; for each
+//     delete-only access (Deletes), s3:DeleteObject alone;
+//   - for each declared table read, write or delete, the item actions of
+//     that kind on the table's ARN (tables declare no indexes, so no index
+//     ARNs).
+//
+// A stage that does not declare an access gets no permission for it:
+// Reads, Writes and Deletes are the whole of the policy. Accesses another
+// one covers (a prefix under a declared prefix, a delete under a write)
+// add nothing.
+//
+// # Environments
+//
+// One construct serves every deployment of the app, told apart by an
+// environment name: Props.Environment, or else the CDK context value
+// "stage" (cdk deploy -c stage=prod), or else "dev". The name goes into
+// every name the construct chooses, <app>-<environment>-...: functions,
+// log groups, tables, queues and alarms (buckets get names generated by
+// CloudFormation, which are unique worldwide), and into the tags
+// nanopipe:app and nanopipe:environment on every resource.
+//
+//   - dev: buckets (emptied first, by CDK's auto-delete-objects helper),
+//     tables and log groups are destroyed with the stack;
+//   - any other environment (prod): buckets, tables and log groups are
+//     retained when the stack is deleted or the resource replaced, and
+//     tables have deletion protection on.
+//
+// Queues and alarms are always deleted with the stack.
+//
+// # The Lambda binary
+//
+// All functions run one binary, built once per architecture the app uses
+// (arm64 unless a stage says X86_64) from Props.Package with
+// GOOS=linux CGO_ENABLED=0 go build -tags lambda.norpc -trimpath
+// -buildvcs=false -ldflags='-s -w' into a directory holding only an
+// executable bootstrap. Those flags make the binary depend on the sources
+// alone, so an unchanged app gives an unchanged asset hash and no
+// redeploy. Props.Prebuilt takes directories built elsewhere instead.
+//
+// # Synth time
+//
+// Every call from Go into the CDK is a round trip to the jsii node
+// process. The construct keeps them few: it uses CloudFormation (L1)
+// resources, passes resources as references (Role: role) rather than
+// fetching their attributes, and names what it names itself. The L2
+// constructs it does use are per bucket (auto-delete, TLS policy) or
+// needed for S3 notifications. Turn the CDK's built-in template validator
+// off while iterating (CDK_VALIDATION=false or cdk synth --no-validation):
+// it costs most of a synth.
+//
+// # cdk-nag
+//
+// The construct writes the cdk-nag suppressions its design needs into the
+// template, each with its reason: AwsSolutions-IAM5 for the key-scoped
+// object ARNs and the table's streams (the findings it applies to are
+// listed), SQS3 for the on-failure queues (they are dead-letter queues),
+// S1 for buckets without access logs. Package nagcheck runs the
+// AwsSolutions rules and suppresses the findings on CDK's own S3
+// notifications helper.
+package cdk

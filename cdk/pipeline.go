@@ -1,0 +1,681 @@
+package cdk
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/nanopipe/nanopipe/pipeline"
+	"github.com/nanopipe/nanopipe/triggers"
+)
+
+// Props configures a Pipeline. Package (or Prebuilt) is required; the
+// other fields have defaults.
+type Props struct {
+	// Environment names the deployment: "dev", "prod", or another
+	// lowercase name. Empty reads the CDK context value "stage"
+	// (cdk synth -c stage=prod), and "dev" when that is unset too.
+	// "dev" destroys buckets (emptying them) and tables with the stack;
+	// every other environment retains them.
+	Environment string
+	// Package is the Go package of the app's Lambda main, as go build
+	// takes it: an import path, or a directory relative to the working
+	// directory ("..", "./cmd/lambda"). It is built once per architecture
+	// the app's functions use.
+	Package string
+	// Prebuilt skips the build: for each architecture, a directory that
+	// holds the executable linux Lambda binary named bootstrap and nothing
+	// else. For tests, and for builds that happen elsewhere.
+	Prebuilt map[pipeline.Arch]string
+	// LogRetentionDays is how long the functions' logs are kept; one of
+	// the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...).
+	// Default 30.
+	LogRetentionDays int
+	// LogLevel sets the runtime's log level: "debug", "info" (default),
+	// "warn" or "error".
+	LogLevel string
+	// AlarmActions are notified when an alarm fires: ARNs such as an SNS
+	// topic's. Empty leaves the alarms without actions.
+	AlarmActions []string
+}
+
+// DefaultLogRetentionDays is the log retention when Props leaves it unset.
+const DefaultLogRetentionDays = 30
+
+var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Pipeline is the construct of one app: its buckets and tables, a Lambda
+// function per stage or group, the triggers, permissions, on-failure
+// queues and alarms. See the package documentation for what it creates.
+//
+// The accessors return the underlying CloudFormation resources, for the
+// rare setting the declaration does not cover (a CfnFunction's tracing,
+// say). Changing what the declaration decides defeats the point of it.
+type Pipeline struct {
+	constructs.Construct
+
+	plan *plan
+
+	bucketL2    map[*pipeline.Bucket]awss3.IBucket
+	bucketARNs  map[*pipeline.Bucket]string
+	bucketNames map[*pipeline.Bucket]string
+	tables      map[*pipeline.Table]awsdynamodb.CfnTable
+	tableARNs   map[*pipeline.Table]string
+	tableNames  map[*pipeline.Table]string
+	streamARNs  map[*pipeline.Table]string
+	functions   map[string]*deployedFunction
+	queues      map[string]awssqs.CfnQueue
+	queueARNs   map[*queuePlan]string
+
+	partition, region, account string
+}
+
+type deployedFunction struct {
+	plan  *fnPlan
+	fn    awslambda.CfnFunction
+	role  awsiam.CfnRole
+	logs  awslogs.CfnLogGroup
+	lgARN string
+}
+
+// New adds the construct of app to scope, usually the user's stack. It
+// panics when the declaration does not validate, when Props are invalid,
+// or when the Lambda binary does not build; NewSafely returns those as
+// errors.
+func New(scope constructs.Construct, id string, app *pipeline.App, props *Props) *Pipeline {
+	p, err := NewSafely(scope, id, app, props)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// NewSafely is New returning declaration, configuration and build errors
+// instead of panicking. Everything it checks is checked before the first
+// resource is added, so on error scope is left unchanged.
+func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *Props) (*Pipeline, error) {
+	if props == nil {
+		props = &Props{}
+	}
+	env := props.Environment
+	if env == "" {
+		if v, ok := scope.Node().TryGetContext(jsii.String("stage")).(string); ok {
+			env = v
+		}
+	}
+	if env == "" {
+		env = "dev"
+	}
+	pl, err := newPlan(app, env)
+	if err != nil {
+		return nil, err
+	}
+	retention := props.LogRetentionDays
+	if retention == 0 {
+		retention = DefaultLogRetentionDays
+	}
+	var errs []error
+	if !slices.Contains(retentionDays, retention) {
+		errs = append(errs, fmt.Errorf("cdk: Props.LogRetentionDays %d: CloudWatch Logs accepts %v", retention, retentionDays))
+	}
+	switch props.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("cdk: Props.LogLevel %q: use debug, info, warn or error", props.LogLevel))
+	}
+	for _, a := range props.AlarmActions {
+		if !strings.HasPrefix(a, "arn:") {
+			errs = append(errs, fmt.Errorf("cdk: Props.AlarmActions: %q is not an ARN", a))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	assets := map[pipeline.Arch]string{}
+	for _, arch := range pl.archs {
+		if dir, ok := props.Prebuilt[arch]; ok {
+			if err := checkAssetDir(dir, arch); err != nil {
+				return nil, err
+			}
+			assets[arch] = dir
+			continue
+		}
+		if props.Package == "" {
+			return nil, fmt.Errorf("cdk: Props.Package is empty: name the Go package of app %q's Lambda main (an import path, or a directory such as \"..\"), or give Props.Prebuilt[%q]", app.Name(), arch)
+		}
+		dir, err := buildBootstrap(props.Package, arch)
+		if err != nil {
+			return nil, err
+		}
+		assets[arch] = dir
+	}
+
+	p := &Pipeline{
+		plan:        pl,
+		bucketL2:    map[*pipeline.Bucket]awss3.IBucket{},
+		bucketARNs:  map[*pipeline.Bucket]string{},
+		bucketNames: map[*pipeline.Bucket]string{},
+		tables:      map[*pipeline.Table]awsdynamodb.CfnTable{},
+		tableARNs:   map[*pipeline.Table]string{},
+		tableNames:  map[*pipeline.Table]string{},
+		streamARNs:  map[*pipeline.Table]string{},
+		functions:   map[string]*deployedFunction{},
+		queues:      map[string]awssqs.CfnQueue{},
+		queueARNs:   map[*queuePlan]string{},
+	}
+	// Registered with jsii as the construct itself, so p can be passed
+	// wherever CDK takes a construct.
+	constructs.NewConstruct_Override(p, scope, jsii.String(id))
+	tags := awscdk.Tags_Of(p)
+	tags.Add(jsii.String("nanopipe:app"), jsii.String(app.Name()), nil)
+	tags.Add(jsii.String("nanopipe:environment"), jsii.String(env), nil)
+
+	p.addBuckets()
+	p.addTables()
+	code := p.addAssets(assets)
+	for _, f := range pl.functions {
+		p.addFunction(f, code[f.cfg.Arch], retention, props)
+	}
+	// One aspect sets the removal policy of every table and log group,
+	// instead of a call per resource. (Buckets take it as a property.)
+	awscdk.RemovalPolicies_Of(p).Apply(p.removalPolicy(), &awscdk.RemovalPolicyProps{
+		ApplyToResourceTypes: jsii.Strings("AWS::DynamoDB::Table", "AWS::Logs::LogGroup"),
+	})
+	return p, nil
+}
+
+// Environment returns the deployment environment the construct was made
+// for ("dev", "prod", ...).
+func (p *Pipeline) Environment() string { return p.plan.env }
+
+// Function returns the function serving the named stage (or group).
+func (p *Pipeline) Function(name string) awslambda.CfnFunction {
+	if f := p.function(name); f != nil {
+		return f.fn
+	}
+	return nil
+}
+
+// Role returns the execution role of the function serving the named stage
+// (or group).
+func (p *Pipeline) Role(name string) awsiam.CfnRole {
+	if f := p.function(name); f != nil {
+		return f.role
+	}
+	return nil
+}
+
+// FunctionName returns the physical name of the function serving the
+// named stage (or group), or "".
+func (p *Pipeline) FunctionName(name string) string {
+	if f := p.function(name); f != nil {
+		return f.plan.physical
+	}
+	return ""
+}
+
+func (p *Pipeline) function(name string) *deployedFunction {
+	if f, ok := p.functions[name]; ok {
+		return f
+	}
+	if s := p.plan.app.Stage(name); s != nil {
+		return p.functions[s.FunctionName()]
+	}
+	return nil
+}
+
+// Bucket returns the bucket the construct created or imported for b, or
+// nil for an existing bucket no stage is triggered by (it is only named in
+// policies).
+func (p *Pipeline) Bucket(b *pipeline.Bucket) awss3.IBucket { return p.bucketL2[b] }
+
+// Table returns the table the construct created for t, or nil for an
+// existing table.
+func (p *Pipeline) Table(t *pipeline.Table) awsdynamodb.CfnTable { return p.tables[t] }
+
+// FailureQueue returns the default on-failure queue of a stream stage, or
+// of the function serving S3 stages, by stage or group name; nil when
+// its trigger names another destination.
+func (p *Pipeline) FailureQueue(name string) awssqs.CfnQueue { return p.queues[name] }
+
+func (p *Pipeline) removalPolicy() awscdk.RemovalPolicy {
+	if p.plan.retain {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// pseudo fetches the partition, region and account tokens once.
+func (p *Pipeline) pseudo() {
+	if p.partition == "" {
+		p.partition, p.region, p.account = *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID()
+	}
+}
+
+func (p *Pipeline) addBuckets() {
+	triggered := map[*pipeline.Bucket]bool{}
+	for _, s := range p.plan.app.Stages() {
+		if b := s.Bucket(); b != nil {
+			triggered[b] = true
+		}
+	}
+	var blockAll awss3.BlockPublicAccess
+	for _, b := range p.plan.app.Buckets() {
+		id := p.plan.ids.get(b.Name()) + "Bucket"
+		if b.Existing() {
+			p.pseudo()
+			p.bucketARNs[b] = "arn:" + p.partition + ":s3:::" + b.Name()
+			p.bucketNames[b] = b.Name()
+			if triggered[b] {
+				p.bucketL2[b] = awss3.Bucket_FromBucketName(p, jsii.String(id), jsii.String(b.Name()))
+			}
+			continue
+		}
+		if blockAll == nil {
+			blockAll = awss3.BlockPublicAccess_BLOCK_ALL()
+		}
+		l2 := awss3.NewBucket(p, jsii.String(id), &awss3.BucketProps{
+			BlockPublicAccess: blockAll,
+			Encryption:        awss3.BucketEncryption_S3_MANAGED,
+			EnforceSSL:        jsii.Bool(true),
+			Versioned:         jsii.Bool(b.IsVersioned()),
+			RemovalPolicy:     p.removalPolicy(),
+			AutoDeleteObjects: jsii.Bool(!p.plan.retain),
+		})
+		p.bucketL2[b] = l2
+		p.bucketARNs[b] = *l2.BucketArn()
+		p.bucketNames[b] = *l2.BucketName()
+		if cfn, ok := l2.Node().DefaultChild().(awscdk.CfnResource); ok {
+			cfn.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+				id:     "AwsSolutions-S1",
+				reason: "Server access logs need a log bucket of their own; nanopipe leaves access auditing to the account (CloudTrail data events or a central log bucket) instead of creating one per app.",
+			}))
+		}
+	}
+}
+
+func (p *Pipeline) addTables() {
+	for _, t := range p.plan.app.Tables() {
+		if t.Existing() {
+			p.pseudo()
+			p.tableARNs[t] = "arn:" + p.partition + ":dynamodb:" + p.region + ":" + p.account + ":table/" + t.Name()
+			p.tableNames[t] = t.Name()
+			p.streamARNs[t] = t.StreamARN()
+			continue
+		}
+		keys := []interface{}{&awsdynamodb.CfnTable_KeySchemaProperty{AttributeName: jsii.String(t.PartitionKey().Name), KeyType: jsii.String("HASH")}}
+		attrs := []interface{}{&awsdynamodb.CfnTable_AttributeDefinitionProperty{AttributeName: jsii.String(t.PartitionKey().Name), AttributeType: jsii.String(string(t.PartitionKey().Type))}}
+		if sk := t.SortKey(); sk != nil {
+			keys = append(keys, &awsdynamodb.CfnTable_KeySchemaProperty{AttributeName: jsii.String(sk.Name), KeyType: jsii.String("RANGE")})
+			attrs = append(attrs, &awsdynamodb.CfnTable_AttributeDefinitionProperty{AttributeName: jsii.String(sk.Name), AttributeType: jsii.String(string(sk.Type))})
+		}
+		props := &awsdynamodb.CfnTableProps{
+			TableName:                        jsii.String(physicalName(maxTableName, p.plan.prefix, t.Name())),
+			KeySchema:                        keys,
+			AttributeDefinitions:             attrs,
+			BillingMode:                      jsii.String("PAY_PER_REQUEST"),
+			PointInTimeRecoverySpecification: &awsdynamodb.CfnTable_PointInTimeRecoverySpecificationProperty{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+			DeletionProtectionEnabled:        jsii.Bool(p.plan.retain),
+		}
+		view := t.StreamView()
+		if view != "" {
+			props.StreamSpecification = &awsdynamodb.CfnTable_StreamSpecificationProperty{StreamViewType: jsii.String(string(view))}
+		}
+		if a := t.TTLAttribute(); a != "" {
+			props.TimeToLiveSpecification = &awsdynamodb.CfnTable_TimeToLiveSpecificationProperty{Enabled: jsii.Bool(true), AttributeName: jsii.String(a)}
+		}
+		cfn := awsdynamodb.NewCfnTable(p, jsii.String(p.plan.ids.get(t.Name())+"Table"), props)
+		p.tables[t] = cfn
+		p.tableNames[t] = *cfn.Ref()
+		p.tableARNs[t] = *cfn.AttrArn()
+		if view != "" {
+			p.streamARNs[t] = *cfn.AttrStreamArn()
+		}
+	}
+}
+
+// addAssets stages one bootstrap per architecture; every function of that
+// architecture points at the same S3 object.
+func (p *Pipeline) addAssets(dirs map[pipeline.Arch]string) map[pipeline.Arch]*awslambda.CfnFunction_CodeProperty {
+	code := map[pipeline.Arch]*awslambda.CfnFunction_CodeProperty{}
+	for _, arch := range slices.Sorted(maps.Keys(dirs)) {
+		asset := awss3assets.NewAsset(p, jsii.String("Bootstrap"+pascal(goarch(arch))), &awss3assets.AssetProps{Path: jsii.String(dirs[arch])})
+		code[arch] = &awslambda.CfnFunction_CodeProperty{S3Bucket: asset.S3BucketName(), S3Key: asset.S3ObjectKey()}
+	}
+	return code
+}
+
+// The arns interface, with CloudFormation tokens.
+
+func (p *Pipeline) bucketARN(b *pipeline.Bucket) string { return p.bucketARNs[b] }
+func (p *Pipeline) tableARN(t *pipeline.Table) string   { return p.tableARNs[t] }
+func (p *Pipeline) streamARN(t *pipeline.Table) string  { return p.streamARNs[t] }
+func (p *Pipeline) queueARN(q *queuePlan) string        { return p.queueARNs[q] }
+func (p *Pipeline) logGroupARN(f *fnPlan) string        { return p.functions[f.name].lgARN }
+
+var lambdaTrust = map[string]any{
+	"Version": "2012-10-17",
+	"Statement": []any{map[string]any{
+		"Effect":    "Allow",
+		"Principal": map[string]any{"Service": "lambda.amazonaws.com"},
+		"Action":    "sts:AssumeRole",
+	}},
+}
+
+// addFunction adds one function with everything that belongs to it. The
+// jsii round trips per function are few on purpose (they dominate synth
+// time): L1 resources take references as objects (Role: role,
+// FunctionName: fn) instead of fetched tokens, and names the construct
+// chooses itself (function, log group, queue) are plain strings.
+func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProperty, retention int, props *Props) {
+	d := &deployedFunction{plan: f}
+	p.functions[f.name] = d
+	logGroup := "/aws/lambda/" + f.physical
+	d.logs = awslogs.NewCfnLogGroup(p, jsii.String(f.id+"Logs"), &awslogs.CfnLogGroupProps{
+		LogGroupName:    jsii.String(logGroup),
+		RetentionInDays: jsii.Number(float64(retention)),
+	})
+	d.lgARN = *d.logs.AttrArn()
+
+	if f.async != nil && f.async.queue != nil {
+		p.addQueue(f.async.queue, props)
+	}
+	for _, s := range f.streams {
+		if s.queue != nil {
+			p.addQueue(s.queue, props)
+		}
+	}
+
+	stmts, wildcards := f.policyStatements(p)
+	d.role = awsiam.NewCfnRole(p, jsii.String(f.id+"Role"), &awsiam.CfnRoleProps{
+		Description:              jsii.String(fmt.Sprintf("nanopipe %s: function %s (stages %s)", p.plan.prefix, f.name, strings.Join(f.stageNames(), ", "))),
+		AssumeRolePolicyDocument: lambdaTrust,
+		Policies: []interface{}{&awsiam.CfnRole_PolicyProperty{
+			PolicyName:     jsii.String("declared-access"),
+			PolicyDocument: policyDocument(stmts),
+		}},
+	})
+	if len(wildcards) > 0 {
+		applies := make([]any, len(wildcards))
+		for i, w := range wildcards {
+			applies[i] = map[string]any{"regex": "/^Resource::.*" + regexp.QuoteMeta(literalTail(w)) + "$/"}
+		}
+		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+			id:        "AwsSolutions-IAM5",
+			reason:    "Object access is scoped to the keys the stages declare (bucket/prefix*suffix), and dynamodb:ListStreams to the streams of the triggering table, whose label exists only after deploy; every action is named, none is a wildcard.",
+			appliesTo: applies,
+		}))
+	}
+
+	env := pipeline.FunctionEnvironment(f.stages,
+		func(b *pipeline.Bucket) string { return p.bucketNames[b] },
+		func(t *pipeline.Table) string { return p.tableNames[t] },
+		func(t *pipeline.Table) string { return p.streamARNs[t] })
+	maps.Copy(env, f.env)
+	if props.LogLevel != "" {
+		env[pipeline.EnvLogLevel] = props.LogLevel
+	}
+	vars := make(map[string]*string, len(env))
+	for k, v := range env {
+		vars[k] = jsii.String(v)
+	}
+	fnProps := &awslambda.CfnFunctionProps{
+		FunctionName:  jsii.String(f.physical),
+		Description:   jsii.String(fmt.Sprintf("nanopipe %s: stages %s", p.plan.prefix, strings.Join(f.stageNames(), ", "))),
+		Code:          code,
+		Role:          d.role,
+		Runtime:       jsii.String("provided.al2023"),
+		Handler:       jsii.String("bootstrap"),
+		Architectures: jsii.Strings(string(f.cfg.Arch)),
+		MemorySize:    jsii.Number(float64(f.cfg.MemoryMB)),
+		Timeout:       jsii.Number(f.cfg.Timeout.Seconds()),
+		Environment:   &awslambda.CfnFunction_EnvironmentProperty{Variables: vars},
+		LoggingConfig: &awslambda.CfnFunction_LoggingConfigProperty{LogGroup: jsii.String(logGroup), LogFormat: jsii.String("JSON")},
+	}
+	if rc := f.cfg.ReservedConcurrency; rc != nil {
+		fnProps.ReservedConcurrentExecutions = jsii.Number(float64(*rc))
+	}
+	d.fn = awslambda.NewCfnFunction(p, jsii.String(f.id+"Function"), fnProps)
+	// The role's policy names the log group, so the role (and with it the
+	// function) is created after it; the dependency is in the template.
+
+	awscloudwatch.NewCfnAlarm(p, jsii.String(f.id+"ErrorsAlarm"), &awscloudwatch.CfnAlarmProps{
+		AlarmName:          jsii.String(physicalName(maxAlarmName, f.physical, "errors")),
+		AlarmDescription:   jsii.String(fmt.Sprintf("Function %s (stages %s) reported errors: failed invocations are retried and then sent to the on-failure destination.", f.physical, strings.Join(f.stageNames(), ", "))),
+		Namespace:          jsii.String("AWS/Lambda"),
+		MetricName:         jsii.String("Errors"),
+		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String("FunctionName"), Value: jsii.String(f.physical)}},
+		Statistic:          jsii.String("Sum"),
+		Period:             jsii.Number(300),
+		EvaluationPeriods:  jsii.Number(1),
+		Threshold:          jsii.Number(1),
+		ComparisonOperator: jsii.String("GreaterThanOrEqualToThreshold"),
+		TreatMissingData:   jsii.String("notBreaching"),
+		AlarmActions:       alarmActions(props),
+	})
+
+	if f.async != nil {
+		p.addObjectTriggers(f, d)
+	}
+	for _, s := range f.streams {
+		p.addStreamTrigger(s, d)
+	}
+}
+
+func alarmActions(props *Props) *[]interface{} {
+	if len(props.AlarmActions) == 0 {
+		return nil
+	}
+	out := make([]interface{}, len(props.AlarmActions))
+	for i, a := range props.AlarmActions {
+		out[i] = a
+	}
+	return &out
+}
+
+// destinationARN is where a trigger's failures go, or "" for none.
+func (p *Pipeline) destinationARN(d triggers.Destination, q *queuePlan) string {
+	switch d.Kind {
+	case triggers.DefaultQueue:
+		return p.queueARNs[q]
+	case triggers.QueueARN, triggers.TopicARN:
+		return d.ARN
+	}
+	return ""
+}
+
+// addObjectTriggers configures the asynchronous invocations S3 makes and
+// adds the bucket notifications. CDK's notification resource creates
+// each AWS::Lambda::Permission (s3.amazonaws.com, SourceArn and
+// SourceAccount set) and depends on it, so S3 can validate the destination
+// when the notification is put.
+func (p *Pipeline) addObjectTriggers(f *fnPlan, d *deployedFunction) {
+	cfg := &awslambda.CfnEventInvokeConfigProps{
+		FunctionName:             d.fn,
+		Qualifier:                jsii.String("$LATEST"),
+		MaximumRetryAttempts:     jsii.Number(float64(f.async.retries)),
+		MaximumEventAgeInSeconds: jsii.Number(f.async.maxAge.Seconds()),
+	}
+	if arn := p.destinationARN(f.async.dest, f.async.queue); arn != "" {
+		cfg.DestinationConfig = &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: jsii.String(arn)},
+		}
+	}
+	awslambda.NewCfnEventInvokeConfig(p, jsii.String(f.id+"AsyncInvoke"), cfg)
+
+	ref := awslambda.Function_FromFunctionAttributes(p, jsii.String(f.id+"Target"), &awslambda.FunctionAttributes{
+		FunctionArn:     d.fn.AttrArn(),
+		SameEnvironment: jsii.Bool(true),
+	})
+	dest := awss3notifications.NewLambdaDestination(ref)
+	for _, s := range f.stages {
+		t := s.ObjectTrigger()
+		if t == nil {
+			continue
+		}
+		var filters []*awss3.NotificationKeyFilter
+		if t.Prefix != "" || t.Suffix != "" {
+			kf := &awss3.NotificationKeyFilter{}
+			if t.Prefix != "" {
+				kf.Prefix = jsii.String(t.Prefix)
+			}
+			if t.Suffix != "" {
+				kf.Suffix = jsii.String(t.Suffix)
+			}
+			filters = append(filters, kf)
+		}
+		bucket := p.bucketL2[s.Bucket()]
+		for _, ev := range t.Events {
+			bucket.AddEventNotification(s3EventTypes[ev], dest, filters...)
+		}
+	}
+}
+
+// s3EventTypes maps the declaration's event types to CDK's names for them.
+var s3EventTypes = map[triggers.S3Event]awss3.EventType{
+	triggers.ObjectCreated:                        awss3.EventType_OBJECT_CREATED,
+	triggers.ObjectCreatedPut:                     awss3.EventType_OBJECT_CREATED_PUT,
+	triggers.ObjectCreatedPost:                    awss3.EventType_OBJECT_CREATED_POST,
+	triggers.ObjectCreatedCopy:                    awss3.EventType_OBJECT_CREATED_COPY,
+	triggers.ObjectCreatedCompleteMultipartUpload: awss3.EventType_OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD,
+	triggers.ObjectRemoved:                        awss3.EventType_OBJECT_REMOVED,
+	triggers.ObjectRemovedDelete:                  awss3.EventType_OBJECT_REMOVED_DELETE,
+	triggers.ObjectRemovedDeleteMarkerCreated:     awss3.EventType_OBJECT_REMOVED_DELETE_MARKER_CREATED,
+}
+
+// addStreamTrigger adds the event source mapping of a stream stage, with
+// every option the trigger declares and partial batch responses on: the
+// runtime reports the failed record and those after it.
+func (p *Pipeline) addStreamTrigger(s *streamPlan, d *deployedFunction) {
+	t := s.trigger
+	maxAge := -1.0 // no limit
+	if t.MaxRecordAge > 0 {
+		maxAge = t.MaxRecordAge.Seconds()
+	}
+	props := &awslambda.CfnEventSourceMappingProps{
+		FunctionName:                   d.fn,
+		EventSourceArn:                 jsii.String(p.streamARNs[s.table]),
+		StartingPosition:               jsii.String(string(t.StartingPosition)),
+		BatchSize:                      jsii.Number(float64(t.BatchSize)),
+		MaximumBatchingWindowInSeconds: jsii.Number(t.BatchingWindow.Seconds()),
+		MaximumRetryAttempts:           jsii.Number(float64(t.Retries)),
+		BisectBatchOnFunctionError:     jsii.Bool(t.Bisect),
+		MaximumRecordAgeInSeconds:      jsii.Number(maxAge),
+		ParallelizationFactor:          jsii.Number(float64(t.Parallelization)),
+		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
+	}
+	if t.TumblingWindow > 0 {
+		props.TumblingWindowInSeconds = jsii.Number(t.TumblingWindow.Seconds())
+	}
+	if len(s.patterns) > 0 {
+		filters := make([]interface{}, len(s.patterns))
+		for i, pat := range s.patterns {
+			filters[i] = &awslambda.CfnEventSourceMapping_FilterProperty{Pattern: jsii.String(pat)}
+		}
+		props.FilterCriteria = &awslambda.CfnEventSourceMapping_FilterCriteriaProperty{Filters: filters}
+	}
+	if arn := p.destinationARN(t.OnFailure, s.queue); arn != "" {
+		props.DestinationConfig = &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: jsii.String(arn)},
+		}
+	}
+	awslambda.NewCfnEventSourceMapping(p, jsii.String(p.plan.ids.get(s.stage.Name())+"Trigger"), props)
+}
+
+// addQueue adds a default on-failure queue: encrypted with SQS-managed
+// keys, refusing requests without TLS, keeping messages 14 days (the
+// most SQS allows), with an alarm as soon as a message is in it.
+func (p *Pipeline) addQueue(q *queuePlan, props *Props) {
+	queue := awssqs.NewCfnQueue(p, jsii.String(q.id+"Failures"), &awssqs.CfnQueueProps{
+		QueueName:              jsii.String(q.physical),
+		SqsManagedSseEnabled:   jsii.Bool(true),
+		MessageRetentionPeriod: jsii.Number(1209600),
+	})
+	queue.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+		id:     "AwsSolutions-SQS3",
+		reason: "This queue is itself the on-failure (dead-letter) destination of a Lambda trigger; a dead-letter queue of its own would only move the failures once more.",
+	}))
+	arn := *queue.AttrArn()
+	p.queues[q.owner] = queue
+	p.queueARNs[q] = arn
+	awssqs.NewCfnQueuePolicy(p, jsii.String(q.id+"FailuresPolicy"), &awssqs.CfnQueuePolicyProps{
+		Queues: jsii.Strings(*queue.Ref()),
+		PolicyDocument: map[string]any{
+			"Version": "2012-10-17",
+			"Statement": []any{map[string]any{
+				"Sid":       "DenyWithoutTLS",
+				"Effect":    "Deny",
+				"Principal": map[string]any{"AWS": "*"},
+				"Action":    "sqs:*",
+				"Resource":  arn,
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			}},
+		},
+	})
+	awscloudwatch.NewCfnAlarm(p, jsii.String(q.id+"DeadLettersAlarm"), &awscloudwatch.CfnAlarmProps{
+		AlarmName:          jsii.String(physicalName(maxAlarmName, q.physical, "visible")),
+		AlarmDescription:   jsii.String(fmt.Sprintf("Queue %s holds events or records that failed every retry of %s; inspect and redrive them.", q.physical, q.owner)),
+		Namespace:          jsii.String("AWS/SQS"),
+		MetricName:         jsii.String("ApproximateNumberOfMessagesVisible"),
+		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String("QueueName"), Value: jsii.String(q.physical)}},
+		Statistic:          jsii.String("Maximum"),
+		Period:             jsii.Number(300),
+		EvaluationPeriods:  jsii.Number(1),
+		Threshold:          jsii.Number(1),
+		ComparisonOperator: jsii.String("GreaterThanOrEqualToThreshold"),
+		TreatMissingData:   jsii.String("notBreaching"),
+		AlarmActions:       alarmActions(props),
+	})
+}
+
+// nagSuppression is one cdk-nag rule suppressed on a resource, with the
+// reason the design needs it. The construct writes them as the resource's
+// cdk_nag metadata, the form cdk-nag reads, so the reasons travel with
+// the template whether or not the user runs cdk-nag.
+type nagSuppression struct {
+	id        string
+	reason    string
+	appliesTo []any
+}
+
+func nagSuppressions(ss ...nagSuppression) map[string]any {
+	rules := make([]any, len(ss))
+	for i, s := range ss {
+		r := map[string]any{"id": s.id, "reason": s.reason}
+		if len(s.appliesTo) > 0 {
+			r["applies_to"] = s.appliesTo
+		}
+		rules[i] = r
+	}
+	return map[string]any{"rules_to_suppress": rules}
+}
+
+// literalTail is the part of a string after its last CDK token: what
+// cdk-nag shows literally after the token's rendering (<Logical.Arn>).
+func literalTail(s string) string {
+	i := strings.LastIndex(s, "${Token[")
+	if i < 0 {
+		return s
+	}
+	j := strings.Index(s[i:], "]}")
+	if j < 0 {
+		return s
+	}
+	return s[i+j+2:]
+}

@@ -1,0 +1,51 @@
+// Package local runs a nanopipe app on one machine, with no AWS account:
+// an embedded S3 and DynamoDB (with streams) behind one endpoint on
+// 127.0.0.1, and an engine delivering their events to the app's stages
+// with Lambda's semantics.
+//
+// # Running an app
+//
+// An app's binary runs Command.Main when it is not running in Lambda:
+//
+//	func main() {
+//		if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+//			app.App.Main()
+//			return
+//		}
+//		local.Command{App: app.App, Name: "go run ./examples/photos"}.Main()
+//	}
+//
+// and "go run ./examples/photos dev" starts the environment: it creates the
+// declared buckets and tables under their declared names, serves S3 (REST,
+// path-style), DynamoDB and DynamoDB Streams (JSON protocols, told apart by
+// the X-Amz-Target header) on one endpoint (default 127.0.0.1:4566), prints
+// ready-to-paste AWS CLI commands and a line per delivery, and a summary
+// when stopped. State (objects, items, stream records, queued events,
+// stream checkpoints, dead letters) is kept under --dir and survives a
+// restart. The Lambda build of the same binary (-tags lambda.norpc) does
+// not link this package.
+//
+// # Delivery
+//
+// S3 events are asynchronous invocations: retried with backoff up to the
+// trigger's Retries, dropped to the dead letters when they fail every
+// attempt or outlive MaxEventAge. Stream records go through an event
+// source mapping per stage, reading the stream through the Streams API's
+// operations: batch size, batching window, starting position, per-shard
+// order, retries, bisection, maximum record age, partial batch responses,
+// filters (the trigger's own Match), tumbling windows and on-failure
+// destinations. See package engine.
+//
+// # Dead letters
+//
+// What failed for good is kept (payload, condition, error, attempts) in a
+// store under the state directory. "deadletters" lists it; "replay"
+// delivers letters again through their stage, through the running dev
+// server when there is one.
+//
+// # In tests
+//
+// Start returns an Environment whose clients (S3Client, DynamoDBClient)
+// reach the endpoint and whose Engine can be waited on (WaitIdle). Pass
+// Addr "127.0.0.1:0" for a free port and Dir "" to keep state in memory.
+package local

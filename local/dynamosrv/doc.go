@@ -1,0 +1,49 @@
+// Package dynamosrv is the local environment's embedded DynamoDB with
+// Streams: an http.Handler speaking the DynamoDB and DynamoDB Streams JSON
+// protocols, keeping tables in memory or under a directory.
+//
+// # What it implements
+//
+// Tables: CreateTable (global and local secondary indexes, streams,
+// on-demand or provisioned), DescribeTable (TableStatus ACTIVE, the latest
+// stream ARN and label), UpdateTable (streams, billing, index create and
+// delete), DeleteTable, ListTables, Update/DescribeTimeToLive (expired
+// items are removed with stream records marked as the service's), tags.
+//
+// Items: PutItem, GetItem, UpdateItem, DeleteItem with condition, update
+// and projection expressions, ExpressionAttributeNames and Values (unused
+// ones refused as DynamoDB does), ReturnValues (ALL_OLD, UPDATED_OLD,
+// ALL_NEW, UPDATED_NEW) and ReturnValuesOnConditionCheckFailure; Query and
+// Scan with key conditions, filters, indexes, Limit (items evaluated),
+// ExclusiveStartKey and LastEvaluatedKey, the 1 MB page, parallel scan
+// segments; BatchWriteItem, BatchGetItem; TransactWriteItems (with
+// CancellationReasons) and TransactGetItems. Numbers keep 38 digits, as
+// DynamoDB's do; empty lists, maps and binaries are kept.
+//
+// Streams: ListStreams, DescribeStream, GetShardIterator (TRIM_HORIZON,
+// LATEST, AT_ and AFTER_SEQUENCE_NUMBER) and GetRecords, with KEYS_ONLY,
+// NEW_IMAGE, OLD_IMAGE and NEW_AND_OLD_IMAGES records in the shape Lambda
+// delivers. A write that fails its condition, a cancelled transaction, and
+// a write that changes nothing write no record. Each stream has a fixed
+// number of shards; an item's records always go to the same shard, in
+// order.
+//
+// # Why not minidyn
+//
+// minidyn 0.8.2 serves tables and expressions but has no streams, no write
+// hook to build them on, no persistence, and differs from DynamoDB in
+// exactly the behaviours code relies on (the ConditionalCheckFailed error,
+// ALL_OLD, Query paging with Limit, CancellationReasons, TableStatus, empty
+// values, 38-digit numbers). Fixing all that around it would leave little
+// of it; this package is written for the purpose instead.
+//
+// # Persistence
+//
+// A directory store keeps an append-only journal of changes (tables,
+// writes with their stream records) and compacts it at start-up. Stream
+// records are retained for 24 hours, as in DynamoDB.
+//
+// Not implemented: PartiQL, backups, global tables, Kinesis streaming,
+// imports and exports, legacy (non-expression) parameters such as Expected
+// and KeyConditions, which are refused with a message saying so.
+package dynamosrv

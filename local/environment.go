@@ -1,0 +1,368 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/nanopipe/nanopipe/local/deadletter"
+	"github.com/nanopipe/nanopipe/local/dynamosrv"
+	"github.com/nanopipe/nanopipe/local/engine"
+	"github.com/nanopipe/nanopipe/local/internal/awsconf"
+	"github.com/nanopipe/nanopipe/local/s3srv"
+	"github.com/nanopipe/nanopipe/pipeline"
+)
+
+// DefaultAddr is where the environment listens unless told otherwise: the
+// port LocalStack uses, so tools configured for it work unchanged.
+const DefaultAddr = "127.0.0.1:4566"
+
+// Options configure an Environment.
+type Options struct {
+	// Dir keeps all state (objects, tables, streams, queued events, stream
+	// checkpoints, dead letters) so that it survives a restart; "" keeps
+	// everything in memory.
+	Dir string
+	// Addr is the listen address (default DefaultAddr); "127.0.0.1:0"
+	// picks a free port. Only loopback addresses are accepted.
+	Addr string
+	// Shards is the number of shards of each table stream (default 4).
+	Shards int
+	// Observer is told of every delivery attempt and dead-lettering.
+	Observer func(engine.Delivery)
+	// StageLogger receives the stages' own logs; nil discards them.
+	StageLogger *slog.Logger
+	// Engine tuning; zero values take the engine's defaults.
+	AsyncRetryDelay  time.Duration
+	StreamRetryDelay time.Duration
+	MaxRetryDelay    time.Duration
+}
+
+// Environment is a running local environment: the embedded S3 and
+// DynamoDB behind one endpoint, and the engine delivering their events to
+// the app's stages.
+type Environment struct {
+	app      *pipeline.App
+	opts     Options
+	S3       *s3srv.Server
+	DB       *dynamosrv.DB
+	Letters  *deadletter.Store
+	Engine   *engine.Engine
+	env      *pipeline.Env
+	ln       net.Listener
+	srv      *http.Server
+	endpoint string
+	unlock   func()
+	started  time.Time
+	once     sync.Once
+}
+
+// ErrLocked is returned when another process uses the state directory.
+var ErrLocked = errors.New("local: the state directory is in use by another nanopipe process")
+
+// Start starts the environment for app: it opens (or creates) the state
+// under opts.Dir, creates the declared buckets and tables under their
+// declared names, serves the endpoint and starts delivering events.
+func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, error) {
+	if err := app.Validate(); err != nil {
+		return nil, fmt.Errorf("local: app %s is misdeclared:\n%w", app.Name(), err)
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if host, _, err := net.SplitHostPort(opts.Addr); err != nil || !isLoopback(host) {
+		return nil, fmt.Errorf("local: listen address %q: use a loopback address such as 127.0.0.1:4566", opts.Addr)
+	}
+	e := &Environment{app: app, opts: opts, started: time.Now(), unlock: func() {}}
+	ok := false
+	defer func() {
+		if !ok {
+			e.closeStores()
+		}
+	}()
+	sub := func(name string) string {
+		if opts.Dir == "" {
+			return ""
+		}
+		return filepath.Join(opts.Dir, name)
+	}
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("local: %w", err)
+		}
+		unlock, err := lockDir(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		e.unlock = unlock
+	}
+	var err error
+	if e.S3, err = s3srv.New(s3srv.Options{Dir: sub("s3"), Region: awsconf.Region}); err != nil {
+		return nil, err
+	}
+	if e.DB, err = dynamosrv.Open(dynamosrv.Options{Dir: sub("dynamodb"), Region: awsconf.Region, Shards: opts.Shards}); err != nil {
+		return nil, err
+	}
+	if e.Letters, err = deadletter.Open(sub("deadletters")); err != nil {
+		return nil, err
+	}
+	if err := e.createResources(); err != nil {
+		return nil, err
+	}
+	e.ln, err = net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("local: listen on %s: %w (is another local environment running? pick another --port)", opts.Addr, err)
+	}
+	e.endpoint = "http://" + e.ln.Addr().String()
+	e.env = e.stageEnv()
+	e.Engine, err = engine.New(engine.Options{
+		App:              app,
+		Env:              e.env,
+		Objects:          objectSource{e.S3},
+		Streams:          EmbeddedStreams{e.DB},
+		DeadLetters:      e.Letters,
+		StateDir:         sub("engine"),
+		Region:           awsconf.Region,
+		Observer:         opts.Observer,
+		AsyncRetryDelay:  opts.AsyncRetryDelay,
+		StreamRetryDelay: opts.StreamRetryDelay,
+		MaxRetryDelay:    opts.MaxRetryDelay,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.srv = &http.Server{Handler: e.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go e.srv.Serve(e.ln)
+	if err := e.Engine.Start(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Dir != "" {
+		os.WriteFile(filepath.Join(opts.Dir, "endpoint"), []byte(e.endpoint+"\n"), 0o644)
+	}
+	ok = true
+	return e, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (e *Environment) createResources() error {
+	for _, b := range e.app.Buckets() {
+		if err := e.S3.CreateBucket(b.Name()); err != nil {
+			return fmt.Errorf("local: create bucket %s: %w", b.Name(), err)
+		}
+		if b.IsVersioned() {
+			if err := e.S3.SetVersioning(b.Name(), "Enabled"); err != nil {
+				return fmt.Errorf("local: enable versioning on %s: %w", b.Name(), err)
+			}
+		}
+	}
+	for _, t := range e.app.Tables() {
+		spec := dynamosrv.Table{Name: t.Name(), PK: keyDef(t.PartitionKey()), StreamView: string(t.StreamView()), TTLAttr: t.TTLAttribute()}
+		if sk := t.SortKey(); sk != nil {
+			k := keyDef(*sk)
+			spec.SK = &k
+		}
+		if err := e.DB.Ensure(spec); err != nil {
+			return fmt.Errorf("local: create table %s: %w", t.Name(), err)
+		}
+	}
+	return nil
+}
+
+func keyDef(k pipeline.Key) dynamosrv.KeyDef {
+	return dynamosrv.KeyDef{Name: k.Name, Type: string(k.Type)}
+}
+
+// stageEnv is what stages run against: declared names, clients sent to the
+// endpoint.
+func (e *Environment) stageEnv() *pipeline.Env {
+	env := &pipeline.Env{
+		Buckets: map[string]string{},
+		Tables:  map[string]string{},
+		Streams: map[string]string{},
+		AWS:     e.AWSConfig(),
+		Logger:  e.opts.StageLogger,
+	}
+	for _, b := range e.app.Buckets() {
+		env.Buckets[b.Name()] = b.Name()
+	}
+	for _, t := range e.app.Tables() {
+		env.Tables[t.Name()] = t.Name()
+		if arn, on, err := e.DB.StreamARN(t.Name()); err == nil && on {
+			env.Streams[t.Name()] = arn
+		}
+	}
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	endpoint := e.endpoint
+	env.S3Options = func(*pipeline.Stage) []func(*s3.Options) {
+		return []func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(endpoint); o.UsePathStyle = true }}
+	}
+	env.DynamoDBOptions = func(*pipeline.Stage) []func(*dynamodb.Options) {
+		return []func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }}
+	}
+	return env
+}
+
+// Endpoint returns the endpoint URL, e.g. http://127.0.0.1:4566.
+func (e *Environment) Endpoint() string { return e.endpoint }
+
+// AWSConfig returns a configuration for clients of the endpoint: static
+// credentials, region us-east-1, the SDK's own HTTP client. Give clients
+// BaseEndpoint (and UsePathStyle for S3), or use the S3Client and
+// DynamoDBClient helpers.
+func (e *Environment) AWSConfig() aws.Config { return awsconf.Config() }
+
+// S3Client returns an S3 client of the endpoint.
+func (e *Environment) S3Client() *s3.Client {
+	return s3.NewFromConfig(e.AWSConfig(), func(o *s3.Options) { o.BaseEndpoint = aws.String(e.endpoint); o.UsePathStyle = true })
+}
+
+// DynamoDBClient returns a DynamoDB client of the endpoint.
+func (e *Environment) DynamoDBClient() *dynamodb.Client {
+	return dynamodb.NewFromConfig(e.AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.endpoint) })
+}
+
+// Env returns the Env the stages run against.
+func (e *Environment) Env() *pipeline.Env { return e.env }
+
+// App returns the app the environment runs.
+func (e *Environment) App() *pipeline.App { return e.app }
+
+// Close stops the environment: the endpoint stops taking requests, the
+// engine lets running invocations finish (until ctx is done) and keeps
+// what is queued for the next start, and the state is flushed.
+func (e *Environment) Close(ctx context.Context) error {
+	var err error
+	e.once.Do(func() {
+		if e.Engine != nil {
+			err = e.Engine.Close(ctx)
+		}
+		if e.srv != nil {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			e.srv.Shutdown(sctx)
+			cancel()
+		}
+		if cerr := e.closeStores(); err == nil {
+			err = cerr
+		}
+		if e.opts.Dir != "" {
+			os.Remove(filepath.Join(e.opts.Dir, "endpoint"))
+		}
+	})
+	return err
+}
+
+func (e *Environment) closeStores() error {
+	var errs []error
+	if e.S3 != nil {
+		errs = append(errs, e.S3.Close())
+	}
+	if e.DB != nil {
+		errs = append(errs, e.DB.Close())
+	}
+	if e.ln != nil && e.srv == nil {
+		e.ln.Close()
+	}
+	e.unlock()
+	return errors.Join(errs...)
+}
+
+// handler serves one endpoint: DynamoDB and DynamoDB Streams requests by
+// their X-Amz-Target header, the environment's own API under
+// /_nanopipe/, and S3 for everything else.
+func (e *Environment) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		switch {
+		case strings.HasPrefix(target, "DynamoDB_20120810.") || strings.HasPrefix(target, "DynamoDBStreams_20120810."):
+			e.DB.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/_nanopipe/"):
+			e.admin(w, r)
+		default:
+			e.S3.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admin is the environment's own API, used by the deadletters and replay
+// commands while a dev server runs.
+func (e *Environment) admin(w http.ResponseWriter, r *http.Request) {
+	reply := func(status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	switch {
+	case r.URL.Path == "/_nanopipe/status" && r.Method == http.MethodGet:
+		reply(200, map[string]any{"app": e.app.Name(), "endpoint": e.endpoint, "stages": e.Engine.Stats(), "idle": e.Engine.Idle()})
+	case r.URL.Path == "/_nanopipe/deadletters" && r.Method == http.MethodGet:
+		ls, err := e.Letters.List(r.URL.Query().Get("stage"))
+		if err != nil {
+			reply(500, map[string]string{"error": err.Error()})
+			return
+		}
+		reply(200, ls)
+	case r.URL.Path == "/_nanopipe/replay" && r.Method == http.MethodPost:
+		var in struct{ IDs []string }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+			reply(400, map[string]string{"error": err.Error()})
+			return
+		}
+		res := e.ReplayAll(r.Context(), in.IDs)
+		reply(200, res)
+	default:
+		reply(404, map[string]string{"error": "no such nanopipe endpoint"})
+	}
+}
+
+// ReplayResult says what happened to one replayed letter.
+type ReplayResult struct {
+	ID    string `json:"id"`
+	Stage string `json:"stage"`
+	Error string `json:"error,omitempty"`
+}
+
+// ReplayAll replays the letters with the given IDs through their stages.
+func (e *Environment) ReplayAll(ctx context.Context, ids []string) []ReplayResult {
+	var out []ReplayResult
+	for _, id := range ids {
+		r := ReplayResult{ID: id}
+		if l, err := e.Letters.Get(id); err == nil {
+			r.Stage = l.Stage
+		}
+		if err := e.Engine.Replay(ctx, id); err != nil {
+			r.Error = err.Error()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// objectSource adapts the embedded S3 server to the engine.
+type objectSource struct{ s *s3srv.Server }
+
+func (o objectSource) Subscribe(fn func([]byte)) {
+	o.s.Subscribe(func(r s3srv.Record) { fn(r.JSON()) })
+}

@@ -1,0 +1,42 @@
+// Package s3srv is the local environment's embedded S3: an http.Handler
+// speaking S3's REST protocol (path-style), storing buckets and objects in
+// memory or under a directory, and reporting every object change as an
+// event record in AWS's exact shape.
+//
+// # Events
+//
+// Put, Copy, CompleteMultipartUpload, Delete and DeleteObjects each emit
+// one record per object: eventVersion 2.1, form-encoded key, a sequencer
+// that increases per key (and across restarts), the eTag and size of
+// created objects, the versionId on versioned buckets, and the request's
+// x-amz-request-id. A delete of a key that does not exist emits nothing.
+// Subscribers are called after the change is stored.
+//
+// # Built on gofakes3
+//
+// gofakes3 serves bucket operations, listings, versioning settings and
+// multipart bookkeeping through this package's own Backend (which also
+// implements gofakes3's VersionedBackend and MultipartBackend). The object
+// data path is served here, to own its events and to fix where gofakes3
+// 1.2.0 deviates from S3:
+//
+//   - GET and HEAD after a multipart upload report the "-N" ETag that
+//     CompleteMultipartUpload returned; partNumber GET and HEAD work;
+//     EntityTooSmall and InvalidPartOrder are raised;
+//   - a "dir/" object rolls up into a common prefix under delimiter "/";
+//     max-keys=0 returns no keys; the last page carries no continuation
+//     token; listings report StorageClass;
+//   - x-amz-version-id is sent on versioned buckets only;
+//   - If-Match, If-None-Match (also "*" on PUT), If-Modified-Since and
+//     If-Unmodified-Since are honoured; copy-source conditions too;
+//   - CopyObject keeps the source's metadata under COPY and replaces it
+//     under REPLACE, and refuses a copy onto itself without changes;
+//   - Cache-Control, Content-Language and Expires are stored; request
+//     headers that are not object metadata are not echoed back;
+//   - aws-chunked bodies (SigV4 streaming, with or without trailing
+//     checksums, as current SDKs and CLIs send them) are decoded for every
+//     upload, parts included; UploadPartCopy works.
+//
+// Small objects (up to 64 KB) are kept in the store's journal, larger ones
+// in a file each: creating a file costs more than the rest of a small PUT.
+package s3srv
