@@ -39,7 +39,11 @@ type Command struct {
 	SampleFile string
 	// Items gives, per table, a sample item (DynamoDB JSON) for the printed
 	// put-item command; tables without one get an item of just its key.
-	Items  map[string]string
+	Items map[string]string
+	// Demo, when set, runs once the environment is up (unless dev is given
+	// --no-demo): it shows the pipeline at work, for example by uploading a
+	// sample and reporting what the stages produced. say prints a line.
+	Demo   func(ctx context.Context, env *Environment, say func(string)) error
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -108,6 +112,7 @@ func (c *Command) dev(ctx context.Context, args []string) int {
 	jsonOut := fs.Bool("json", false, "print one JSON object per line instead of text")
 	verbose := fs.Bool("verbose", false, "also print the stages' info logs")
 	shards := fs.Int("shards", 4, "shards per table stream")
+	noDemo := fs.Bool("no-demo", false, "do not run the app's demo (a sample upload) at start")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -128,6 +133,13 @@ func (c *Command) dev(ctx context.Context, args []string) int {
 		return 1
 	}
 	c.banner(p, env, *dir)
+	if c.Demo != nil && !*noDemo {
+		go func() {
+			if err := c.Demo(ctx, env, p.note); err != nil {
+				p.note("demo: " + err.Error())
+			}
+		}()
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/nanopipe/nanopipe/examples/photos/app"
@@ -30,6 +31,14 @@ func main() {
 		App:        app.App,
 		Name:       "go run ./examples/photos",
 		SampleFile: sample,
+		Demo:       demoIfSample(sample),
 		Items:      map[string]string{"photos": `{"id":{"S":"manual/1.jpg"},"album":{"S":"manual"}}`},
 	}.Main()
+}
+
+func demoIfSample(sample string) func(context.Context, *local.Environment, func(string)) error {
+	if sample == "" {
+		return nil
+	}
+	return demo(sample)
 }
