@@ -133,19 +133,15 @@ func (p *plan) function(name string, stages []*pipeline.Stage) (*fnPlan, error) 
 		stages:   stages,
 	}
 	var err error
-	if f.cfg, f.env, err = mergeFunction(name, stages); err != nil {
+	if f.cfg, f.env, err = mergeFunction(stages[0].App(), name); err != nil {
 		return nil, err
 	}
 	var errs []error
 	for _, s := range stages {
 		if t := s.ObjectTrigger(); t != nil {
+			// The stages of a group agree on it (App.FunctionConfig checks).
 			if f.async == nil {
 				f.async = &asyncPlan{retries: t.Retries, maxAge: t.MaxEventAge, dest: t.OnFailure}
-				continue
-			}
-			if t.Retries != f.async.retries || t.MaxEventAge != f.async.maxAge || t.OnFailure != f.async.dest {
-				first := firstObjectStage(stages)
-				errs = append(errs, fmt.Errorf("cdk: group %q: stages %q and %q declare different Retries, MaxEventAge or OnFailure for their S3 triggers, but Lambda keeps one asynchronous invocation configuration per function; declare the same values on both or put them in different groups", name, first.Name(), s.Name()))
 			}
 		}
 		if t := s.StreamTrigger(); t != nil {
@@ -167,58 +163,16 @@ func (p *plan) function(name string, stages []*pipeline.Stage) (*fnPlan, error) 
 	return f, errors.Join(errs...)
 }
 
-func firstObjectStage(stages []*pipeline.Stage) *pipeline.Stage {
-	for _, s := range stages {
-		if s.ObjectTrigger() != nil {
-			return s
-		}
+// mergeFunction works out the configuration of a function serving
+// several stages; package pipeline owns the rules (and Validate applies
+// them, so the local environment refuses the same conflicts).
+func mergeFunction(app *pipeline.App, name string) (pipeline.Function, map[string]string, error) {
+	cfg, err := app.FunctionConfig(name)
+	env := cfg.Environment
+	if env == nil {
+		env = map[string]string{}
 	}
-	return nil
-}
-
-// mergeFunction works out the configuration of a function serving several
-// stages: the largest memory and timeout any of them asks for, their one
-// architecture and reserved concurrency, the union of their variables.
-// What cannot be merged is an error naming both stages.
-func mergeFunction(name string, stages []*pipeline.Stage) (pipeline.Function, map[string]string, error) {
-	var cfg pipeline.Function
-	env := map[string]string{}
-	envFrom := map[string]string{}
-	var archFrom, reservedFrom string
-	var errs []error
-	for i, s := range stages {
-		c := s.Function()
-		if i == 0 {
-			cfg = pipeline.Function{MemoryMB: c.MemoryMB, Timeout: c.Timeout, Arch: c.Arch, ReservedConcurrency: c.ReservedConcurrency}
-			archFrom = s.Name()
-			if c.ReservedConcurrency != nil {
-				reservedFrom = s.Name()
-			}
-		} else {
-			cfg.MemoryMB = max(cfg.MemoryMB, c.MemoryMB)
-			cfg.Timeout = max(cfg.Timeout, c.Timeout)
-			if c.Arch != cfg.Arch {
-				errs = append(errs, fmt.Errorf("cdk: group %q: stage %q runs on %s but stage %q on %s; a function has one architecture: declare the same Architecture or put them in different groups", name, archFrom, cfg.Arch, s.Name(), c.Arch))
-			}
-			if c.ReservedConcurrency != nil {
-				switch {
-				case cfg.ReservedConcurrency == nil:
-					cfg.ReservedConcurrency, reservedFrom = c.ReservedConcurrency, s.Name()
-				case *cfg.ReservedConcurrency != *c.ReservedConcurrency:
-					errs = append(errs, fmt.Errorf("cdk: group %q: stages %q and %q reserve different concurrency (%d and %d) for their one function; declare it on one stage only", name, reservedFrom, s.Name(), *cfg.ReservedConcurrency, *c.ReservedConcurrency))
-				}
-			}
-		}
-		for _, k := range slices.Sorted(maps.Keys(c.Environment)) {
-			v := c.Environment[k]
-			if prev, ok := env[k]; ok && prev != v {
-				errs = append(errs, fmt.Errorf("cdk: group %q: stages %q and %q set variable %s to different values; their function has one environment: rename one", name, envFrom[k], s.Name(), k))
-				continue
-			}
-			env[k], envFrom[k] = v, s.Name()
-		}
-	}
-	return cfg, env, errors.Join(errs...)
+	return cfg, env, err
 }
 
 func (f *fnPlan) stageNames() []string {

@@ -221,6 +221,7 @@ func (a *App) Validate() error {
 	errs = append(errs, a.checkOverlaps()...)
 	errs = append(errs, a.checkLoops()...)
 	errs = append(errs, a.checkGroups()...)
+	errs = append(errs, a.checkFunctions()...)
 	errs = append(errs, a.checkEnvNames()...)
 	return errors.Join(errs...)
 }

@@ -290,3 +290,47 @@ func TestDeclarationPanicsWithoutCollectErrors(t *testing.T) {
 	}()
 	pipeline.OnChange(a, "index", tb.Changes(triggers.BatchSize(0)), onItem)
 }
+
+func TestGroupConflicts(t *testing.T) {
+	tests := []struct {
+		name    string
+		declare func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table)
+		want    string
+	}{
+		{"architectures", func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table) {
+			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g")
+			pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Architecture(pipeline.X86_64)
+		}, `group "g": stage "a" runs on arm64 but stage "b" on x86_64`},
+		{"async settings", func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table) {
+			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g")
+			pipeline.OnObject(a, "b", b.Removed(triggers.Retries(0)), onObj).Group("g")
+		}, `stages "a" and "b" declare different Retries, MaxEventAge or OnFailure`},
+		{"variables", func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table) {
+			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Env("MODE", "x")
+			pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Env("MODE", "y")
+		}, `stages "a" and "b" set variable MODE to different values`},
+		{"concurrency", func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table) {
+			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").ReservedConcurrency(1)
+			pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").ReservedConcurrency(2)
+		}, `reserve different concurrency (1 and 2)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := pipeline.New("g", pipeline.CollectErrors())
+			tt.declare(a, a.Bucket("uploads"), a.Table("items", pipeline.PartitionKey("id", pipeline.String)))
+			err := a.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	a := pipeline.New("g")
+	b := a.Bucket("uploads")
+	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
+	pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Memory(512).Env("A", "1")
+	pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Timeout(60 * time.Second).Env("B", "2")
+	cfg, err := a.FunctionConfig("g")
+	if err != nil || cfg.MemoryMB != 512 || cfg.Timeout != 60*time.Second || cfg.Environment["A"] != "1" || cfg.Environment["B"] != "2" {
+		t.Errorf("FunctionConfig(g) = %+v, %v", cfg, err)
+	}
+}
