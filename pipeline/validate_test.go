@@ -328,7 +328,7 @@ func TestGroupConflicts(t *testing.T) {
 	b := a.Bucket("uploads")
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 	pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Memory(512).Env("A", "1")
-	pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Timeout(60 * time.Second).Env("B", "2")
+	pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Timeout(60*time.Second).Env("B", "2")
 	cfg, err := a.FunctionConfig("g")
 	if err != nil || cfg.MemoryMB != 512 || cfg.Timeout != 60*time.Second || cfg.Environment["A"] != "1" || cfg.Environment["B"] != "2" {
 		t.Errorf("FunctionConfig(g) = %+v, %v", cfg, err)
