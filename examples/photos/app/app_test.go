@@ -92,7 +92,7 @@ func pngOf(w, h int) []byte {
 // local environment, fed with the real AWS CLI.
 func TestEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skipf("the AWS CLI is not installed (%v); scripts/setup.sh installs it", err)
+		t.Fatalf("the AWS CLI is not installed (%v); scripts/setup.sh installs it", err)
 	}
 	env := start(t)
 	ep := env.Endpoint()
