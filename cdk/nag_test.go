@@ -9,6 +9,7 @@ import (
 
 	"github.com/nanopipe/nanopipe/cdk"
 	"github.com/nanopipe/nanopipe/cdk/nagcheck"
+	ingest "github.com/nanopipe/nanopipe/examples/ingest/app"
 	"github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
@@ -19,6 +20,7 @@ import (
 func TestNag(t *testing.T) {
 	apps := map[string]func() *pipeline.App{
 		"photos": func() *pipeline.App { return app.App },
+		"ingest": func() *pipeline.App { return ingest.App },
 		"shop":   shop,
 	}
 	for name, mk := range apps {
