@@ -1,15 +1,14 @@
 package cdk
 
 import (
-	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/lambdabuild"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -32,10 +31,6 @@ func goarch(a pipeline.Arch) string {
 // package and architecture, so repeated synths reuse it; Go's build cache
 // makes a rebuild of unchanged sources a relink.
 func buildBootstrap(pkg string, arch pipeline.Arch) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("cdk: building the Lambda binary of %s needs the go command on PATH: %w", pkg, err)
-	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("cdk: building %s: %w", pkg, err)
@@ -50,28 +45,8 @@ func buildBootstrap(pkg string, arch pipeline.Arch) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("cdk: building %s: %w", pkg, err)
 	}
-	// Build next to the asset directory and rename into it, so a
-	// concurrent synth never hashes a half-written binary and the asset
-	// directory never holds anything but bootstrap.
-	tmp, err := os.MkdirTemp(root, "build-")
-	if err != nil {
-		return "", fmt.Errorf("cdk: building %s: %w", pkg, err)
-	}
-	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, "bootstrap")
-	cmd := exec.Command(goBin, "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch(arch), "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("cdk: go build %s for linux/%s failed: %w\n%s", pkg, goarch(arch), err, strings.TrimSpace(stderr.String()))
-	}
-	// The asset hash ignores file modes: Lambda needs bootstrap executable.
-	if err := os.Chmod(out, 0o755); err != nil {
-		return "", fmt.Errorf("cdk: building %s: %w", pkg, err)
-	}
-	if err := os.Rename(out, filepath.Join(dir, "bootstrap")); err != nil {
-		return "", fmt.Errorf("cdk: building %s: %w", pkg, err)
+	if err := lambdabuild.Build(context.Background(), "", pkg, goarch(arch), filepath.Join(dir, "bootstrap")); err != nil {
+		return "", fmt.Errorf("cdk: %w", err)
 	}
 	return dir, nil
 }

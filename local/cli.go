@@ -43,9 +43,13 @@ type Command struct {
 	// Demo, when set, runs once the environment is up (unless dev is given
 	// --no-demo): it shows the pipeline at work, for example by uploading a
 	// sample and reporting what the stages produced. say prints a line.
-	Demo   func(ctx context.Context, env *Environment, say func(string)) error
-	Stdout io.Writer
-	Stderr io.Writer
+	Demo func(ctx context.Context, env *Environment, say func(string)) error
+	// Package is the Go package of the app's Lambda main, which dev --rie
+	// and --watch build; "" is this binary's own main package (whose
+	// -tags lambda.norpc build is the Lambda main, as in examples/photos).
+	Package string
+	Stdout  io.Writer
+	Stderr  io.Writer
 }
 
 // Main runs the command named by os.Args and exits with its status.
@@ -113,6 +117,8 @@ func (c *Command) dev(ctx context.Context, args []string) int {
 	verbose := fs.Bool("verbose", false, "also print the stages' info logs")
 	shards := fs.Int("shards", 4, "shards per table stream")
 	noDemo := fs.Bool("no-demo", false, "do not run the app's demo (a sample upload) at start")
+	s3Backend, ddbBackend := backendFlags(fs)
+	rt := c.runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -127,12 +133,18 @@ func (c *Command) dev(ctx context.Context, args []string) int {
 	} else {
 		stageLog = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
 	}
-	env, err := Start(ctx, c.App, Options{Dir: *dir, Addr: fmt.Sprintf("127.0.0.1:%d", *port), Shards: *shards, Observer: p.delivery, StageLogger: stageLog})
+	opts := Options{Dir: *dir, Addr: fmt.Sprintf("127.0.0.1:%d", *port), Shards: *shards, Observer: p.delivery, StageLogger: stageLog, S3: *s3Backend, DynamoDB: *ddbBackend}
+	if err := rt.apply(c, &opts); err != nil {
+		fmt.Fprintf(c.Stderr, "%s dev: %v\n", c.Name, err)
+		return 2
+	}
+	env, err := Start(ctx, c.App, opts)
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "%s dev: %v\n", c.Name, err)
 		return 1
 	}
 	c.banner(p, env, *dir)
+	stopWatch := rt.start(ctx, p, env)
 	if c.Demo != nil && !*noDemo {
 		go func() {
 			if err := c.Demo(ctx, env, p.note); err != nil {
@@ -147,6 +159,7 @@ func (c *Command) dev(ctx context.Context, args []string) int {
 	case <-sig:
 	case <-ctx.Done():
 	}
+	stopWatch()
 	p.note("stopping: letting running invocations finish (5s at most)")
 	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -196,6 +209,9 @@ func (c *Command) banner(p *printer, env *Environment, dir string) {
 	fmt.Fprintf(&b, "nanopipe local: app %s is running\n\n", app.Name())
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  endpoint\t%s  (S3, DynamoDB, DynamoDB Streams)\n", ep)
+	if s3b, ddbb := env.Backends(); s3b != Embedded || ddbb != Embedded {
+		fmt.Fprintf(tw, "  backends\tS3 %s, DynamoDB %s\n", s3b, ddbb)
+	}
 	fmt.Fprintf(tw, "  state\t%s\n", dir)
 	for _, bk := range app.Buckets() {
 		fmt.Fprintf(tw, "  bucket\t%s\n", bk.Name())
@@ -212,7 +228,11 @@ func (c *Command) banner(p *printer, env *Environment, dir string) {
 	}
 	tw.Flush()
 	aws := "aws --endpoint-url " + ep
-	fmt.Fprintf(&b, "\nTry it from another terminal (any credentials work):\n\n")
+	creds := "any credentials work"
+	if s3b, _ := env.Backends(); s3b != Embedded {
+		creds = "versitygw takes only these credentials"
+	}
+	fmt.Fprintf(&b, "\nTry it from another terminal (%s):\n\n", creds)
 	fmt.Fprintf(&b, "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n")
 	// Uploads first, removals after: what fires the stages in a sensible order.
 	var creates, removes []string
@@ -386,6 +406,7 @@ func (c *Command) replay(ctx context.Context, args []string) int {
 	dir := fs.String("dir", c.defaultDir(), "state directory of the local environment")
 	stage := fs.String("stage", "", "with --all: only this stage's letters")
 	all := fs.Bool("all", false, "replay every dead letter")
+	s3Backend, ddbBackend := backendFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -421,7 +442,7 @@ func (c *Command) replay(ctx context.Context, args []string) int {
 			return 1
 		}
 	}
-	env, err := Start(ctx, c.App, Options{Dir: *dir, Addr: "127.0.0.1:0", Observer: p.delivery})
+	env, err := Start(ctx, c.App, Options{Dir: *dir, Addr: "127.0.0.1:0", Observer: p.delivery, S3: *s3Backend, DynamoDB: *ddbBackend})
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "%s replay: %v\n", c.Name, err)
 		return 1
@@ -531,13 +552,13 @@ func (p *printer) delivery(d engine.Delivery) {
 	fmt.Fprintf(&b, "%s %-14s %s", d.Time.Format("15:04:05.000"), d.Stage, d.Event)
 	switch d.Outcome {
 	case engine.OutcomeDeadLettered:
-		fmt.Fprintf(&b, "  after %d attempts  dead-lettered %s: %s", d.Attempt, d.Letter, oneLine(d.Error, 200))
+		fmt.Fprintf(&b, "  after %d attempts  dead-lettered %s: %s", d.Attempt, d.Letter, errorLine(d.Error))
 	case engine.OutcomeDiscarded:
-		fmt.Fprintf(&b, "  after %d attempts  discarded (on-failure Discard): %s", d.Attempt, oneLine(d.Error, 200))
+		fmt.Fprintf(&b, "  after %d attempts  discarded (on-failure Discard): %s", d.Attempt, errorLine(d.Error))
 	default:
 		fmt.Fprintf(&b, "  attempt %d  %s  %s", d.Attempt, fmtDuration(d.Duration), d.Outcome)
 		if d.Error != "" {
-			fmt.Fprintf(&b, ": %s", oneLine(d.Error, 200))
+			fmt.Fprintf(&b, ": %s", errorLine(d.Error))
 		}
 	}
 	b.WriteByte('\n')

@@ -43,6 +43,22 @@
 // delivers letters again through their stage, through the running dev
 // server when there is one.
 //
+// # Declared accesses
+//
+// A stage may only touch what its Reads, Writes and Deletes declare: the
+// grants the cdk package writes into its function's role. A call outside
+// them is refused with an AccessDenied error naming the declaration to
+// add (package access); Options.AllowUndeclared (dev --enforce=false)
+// turns the check off.
+//
+// # The real Lambda entry path
+//
+// With Options.RIE (dev --rie) the stages run out of process: the app's
+// Lambda binary, built as the cdk package builds it, under AWS's Runtime
+// Interface Emulator, one emulator per concurrent invocation of a function
+// (package rie). dev --watch also rebuilds the binary when its Go files
+// change and restarts only those processes (package watch).
+//
 // # In tests
 //
 // Start returns an Environment whose clients (S3Client, DynamoDBClient)

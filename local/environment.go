@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nanopipe/nanopipe/local/deadletter"
+	"github.com/nanopipe/nanopipe/local/dynamolocal"
 	"github.com/nanopipe/nanopipe/local/dynamosrv"
 	"github.com/nanopipe/nanopipe/local/engine"
 	"github.com/nanopipe/nanopipe/local/internal/awsconf"
@@ -50,11 +51,30 @@ type Options struct {
 	AsyncRetryDelay  time.Duration
 	StreamRetryDelay time.Duration
 	MaxRetryDelay    time.Duration
+	// DynamoDB selects where the tables live (see backend.go): "" or
+	// "embedded", "dynamodb-local" or "dynamodb-local:URL".
+	DynamoDB string
+	// DynamoDBLocal, when set, is a running DynamoDB Local the tables live
+	// in (DynamoDB is then ignored); Close leaves it running.
+	DynamoDBLocal *dynamolocal.Server
+	// S3 selects where the buckets live: "" or "embedded", "versitygw" or
+	// "versitygw:URL?webhook=ADDR".
+	S3 string
+	// AllowUndeclared turns off the enforcement of declared accesses. By
+	// default a stage's call that its Reads, Writes and Deletes do not
+	// cover is refused with an AccessDenied error naming the declaration
+	// to add, as the deployed role refuses it (see package access).
+	AllowUndeclared bool
+	// RIE, when set, runs the app's Lambda binary under the runtime
+	// interface emulator instead of calling the stages in-process (see
+	// runtime.go and package rie).
+	RIE *RIEOptions
 }
 
 // Environment is a running local environment: the embedded S3 and
 // DynamoDB behind one endpoint, and the engine delivering their events to
-// the app's stages.
+// the app's stages. With an external backend (Options.S3, Options.DynamoDB)
+// the endpoint forwards to it, and S3 or DB is nil.
 type Environment struct {
 	app      *pipeline.App
 	opts     Options
@@ -69,6 +89,8 @@ type Environment struct {
 	unlock   func()
 	started  time.Time
 	once     sync.Once
+	ext      backends // external servers used instead of S3 or DB
+	rt       runtimeState
 }
 
 // ErrLocked is returned when another process uses the state directory.
@@ -111,10 +133,7 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 		e.unlock = unlock
 	}
 	var err error
-	if e.S3, err = s3srv.New(s3srv.Options{Dir: sub("s3"), Region: awsconf.Region}); err != nil {
-		return nil, err
-	}
-	if e.DB, err = dynamosrv.Open(dynamosrv.Options{Dir: sub("dynamodb"), Region: awsconf.Region, Shards: opts.Shards}); err != nil {
+	if err := e.openBackends(ctx, sub); err != nil {
 		return nil, err
 	}
 	if e.Letters, err = deadletter.Open(sub("deadletters")); err != nil {
@@ -129,11 +148,14 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 	}
 	e.endpoint = "http://" + e.ln.Addr().String()
 	e.env = e.stageEnv()
+	if err := e.setupRuntime(ctx); err != nil {
+		return nil, err
+	}
 	e.Engine, err = engine.New(engine.Options{
 		App:              app,
 		Env:              e.env,
-		Objects:          objectSource{e.S3},
-		Streams:          EmbeddedStreams{e.DB},
+		Objects:          e.objectSource(),
+		Streams:          e.streamSource(),
 		DeadLetters:      e.Letters,
 		StateDir:         sub("engine"),
 		Region:           awsconf.Region,
@@ -141,11 +163,12 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 		AsyncRetryDelay:  opts.AsyncRetryDelay,
 		StreamRetryDelay: opts.StreamRetryDelay,
 		MaxRetryDelay:    opts.MaxRetryDelay,
+		Invoker:          e.invoker(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.srv = &http.Server{Handler: e.handler(), ReadHeaderTimeout: 10 * time.Second}
+	e.srv = &http.Server{Handler: e.guard(e.handler()), ReadHeaderTimeout: 10 * time.Second}
 	go e.srv.Serve(e.ln)
 	if err := e.Engine.Start(ctx); err != nil {
 		return nil, err
@@ -167,13 +190,8 @@ func isLoopback(host string) bool {
 
 func (e *Environment) createResources() error {
 	for _, b := range e.app.Buckets() {
-		if err := e.S3.CreateBucket(b.Name()); err != nil {
-			return fmt.Errorf("local: create bucket %s: %w", b.Name(), err)
-		}
-		if b.IsVersioned() {
-			if err := e.S3.SetVersioning(b.Name(), "Enabled"); err != nil {
-				return fmt.Errorf("local: enable versioning on %s: %w", b.Name(), err)
-			}
+		if err := e.createBucket(b); err != nil {
+			return err
 		}
 	}
 	for _, t := range e.app.Tables() {
@@ -182,7 +200,7 @@ func (e *Environment) createResources() error {
 			k := keyDef(*sk)
 			spec.SK = &k
 		}
-		if err := e.DB.Ensure(spec); err != nil {
+		if err := e.ensureTable(spec); err != nil {
 			return fmt.Errorf("local: create table %s: %w", t.Name(), err)
 		}
 	}
@@ -208,7 +226,7 @@ func (e *Environment) stageEnv() *pipeline.Env {
 	}
 	for _, t := range e.app.Tables() {
 		env.Tables[t.Name()] = t.Name()
-		if arn, on, err := e.DB.StreamARN(t.Name()); err == nil && on {
+		if arn := e.streamARN(t.Name()); arn != "" {
 			env.Streams[t.Name()] = arn
 		}
 	}
@@ -285,6 +303,8 @@ func (e *Environment) closeStores() error {
 	if e.ln != nil && e.srv == nil {
 		e.ln.Close()
 	}
+	errs = append(errs, e.closeBackends())
+	e.closeRuntime()
 	e.unlock()
 	return errors.Join(errs...)
 }
@@ -297,11 +317,11 @@ func (e *Environment) handler() http.Handler {
 		target := r.Header.Get("X-Amz-Target")
 		switch {
 		case strings.HasPrefix(target, "DynamoDB_20120810.") || strings.HasPrefix(target, "DynamoDBStreams_20120810."):
-			e.DB.ServeHTTP(w, r)
+			e.dynamoHandler().ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, "/_nanopipe/"):
 			e.admin(w, r)
 		default:
-			e.S3.ServeHTTP(w, r)
+			e.s3Handler().ServeHTTP(w, r)
 		}
 	})
 }

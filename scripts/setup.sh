@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 echo "setup: go modules"
 go mod download
 
-for s in scripts/local-setup.sh scripts/cdk-setup.sh; do
+for s in scripts/local-setup.sh scripts/cdk-setup.sh scripts/backends-setup.sh; do
 	if [ -f "$s" ]; then
 		echo "setup: $s"
 		bash "$s"
 	fi
 done
+bash scripts/rie-setup.sh # aws-lambda-rie into .tools/bin: dev --rie/--watch and the emulator tests

@@ -28,6 +28,28 @@
 // number of shards; an item's records always go to the same shard, in
 // order.
 //
+// # Checked against DynamoDB Local
+//
+// The conformance suite (package local/conformance) runs the same tests
+// against this package and against DynamoDB Local. Behaviours fixed here
+// to match it, as DynamoDB behaves:
+//
+//   - reserved words (status, name, data, ...) named directly in any
+//     expression are refused ("Attribute name is a reserved keyword"); an
+//     expression attribute name (#s) is the way to use them;
+//   - a Query's FilterExpression may not test the partition or sort key
+//     it queries by;
+//   - partition key values over 2048 bytes and sort key values over 1024
+//     are refused, in items and in keys;
+//   - attribute values nested deeper than 32 levels are refused;
+//   - a number with spaces around it is not a number;
+//   - a number's size (in SizeBytes, item sizes and capacity) is that of
+//     DynamoDB's storage: base-100 digits aligned on the decimal point,
+//     one byte more, and another for a negative number;
+//   - Query and Scan pages without items say "Items": [] (Select COUNT
+//     none);
+//   - ListTables refuses a Limit outside 1 to 100.
+//
 // # Why not minidyn
 //
 // minidyn 0.8.2 serves tables and expressions but has no streams, no write

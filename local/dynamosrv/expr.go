@@ -274,6 +274,9 @@ func (p *parser) path() (docPath, error) {
 				p.i--
 				return nil, p.syntax()
 			}
+			if isReserved(t.s) {
+				return nil, p.errf("Attribute name is a reserved keyword; reserved keyword: %s", t.s)
+			}
 			out = append(out, pathElem{name: t.s})
 		case tNamePH:
 			n, ok := p.names[t.s]
@@ -1220,4 +1223,62 @@ func emptyLike(v *Value) *Value {
 		return &Value{K: KL, L: []*Value{}}
 	}
 	return &Value{K: KM, M: map[string]*Value{}}
+}
+
+// condAttrs returns the top-level attribute names a condition reads.
+func condAttrs(c cond) []string {
+	var out []string
+	var op func(o operand)
+	path := func(p docPath) {
+		if len(p) > 0 && !p[0].isIdx {
+			out = append(out, p[0].name)
+		}
+	}
+	op = func(o operand) {
+		switch o := o.(type) {
+		case pathOp:
+			path(o.p)
+		case sizeOp:
+			path(o.p)
+		case ifNotExistsOp:
+			path(o.p)
+			op(o.def)
+		case listAppendOp:
+			op(o.a)
+			op(o.b)
+		case arithOp:
+			op(o.a)
+			op(o.b)
+		}
+	}
+	var walk func(c cond)
+	walk = func(c cond) {
+		switch c := c.(type) {
+		case cmpCond:
+			op(c.a)
+			op(c.b)
+		case betweenCond:
+			op(c.x)
+			op(c.lo)
+			op(c.hi)
+		case inCond:
+			op(c.x)
+			for _, o := range c.list {
+				op(o)
+			}
+		case andCond:
+			walk(c.l)
+			walk(c.r)
+		case orCond:
+			walk(c.l)
+			walk(c.r)
+		case notCond:
+			walk(c.c)
+		case fnCond:
+			path(c.p)
+			op(c.arg)
+		}
+	}
+	walk(c)
+	return out
 }

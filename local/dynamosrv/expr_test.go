@@ -55,8 +55,8 @@ func TestConditions(t *testing.T) {
 		{"#n IN (:four, :two)", false},
 		{"begins_with(s, :he) AND size(s) = :five", true},
 		{"m.l[0] = :p AND attribute_type(s, :S)", true},
-		{"attribute_not_exists(missing) AND missing <> :x", true},
-		{"missing = :x", false},
+		{"attribute_not_exists(absent) AND absent <> :x", true},
+		{"absent = :x", false},
 		{"(#n < :four) OR (m.l[1] = :two)", true},
 	} {
 		u := newUsage()

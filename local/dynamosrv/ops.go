@@ -1,6 +1,7 @@
 package dynamosrv
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -421,16 +422,21 @@ func (db *DB) deleteTable(in tableNameInput) (any, error) {
 
 type listTablesInput struct {
 	ExclusiveStartTableName string `json:"ExclusiveStartTableName"`
-	Limit                   int    `json:"Limit"`
+	Limit                   *int   `json:"Limit"`
 }
 
 func (db *DB) listTables(in listTablesInput) (any, error) {
+	limit := 100
+	if in.Limit != nil {
+		switch limit = *in.Limit; {
+		case limit < 1:
+			return nil, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", limit))
+		case limit > 100:
+			return nil, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100", limit))
+		}
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	limit := in.Limit
-	if limit <= 0 || limit > 100 {
-		limit = 100
-	}
 	names := []string{}
 	var last string
 	for _, n := range db.tableNames() {
@@ -1179,6 +1185,21 @@ type readResult struct {
 	ScannedCount     int       `json:"ScannedCount"`
 	LastEvaluatedKey Item      `json:"LastEvaluatedKey,omitempty"`
 	ConsumedCapacity *consumed `json:"ConsumedCapacity,omitempty"`
+	countOnly        bool
+}
+
+// MarshalJSON writes "Items": [] for a page with no items, as DynamoDB
+// does (SDKs then decode an empty list, not a missing one), and no Items
+// for Select COUNT.
+func (r readResult) MarshalJSON() ([]byte, error) {
+	type plain readResult
+	if len(r.Items) > 0 || r.countOnly {
+		return json.Marshal(plain(r))
+	}
+	return json.Marshal(struct {
+		Items []Item `json:"Items"`
+		plain
+	}{[]Item{}, plain(r)})
 }
 
 type readPlan struct {
@@ -1295,6 +1316,14 @@ func (db *DB) query(in queryInput) (any, error) {
 	if err := kc.typeCheck(p.t, p.ix); err != nil {
 		return nil, err
 	}
+	if p.filter != nil {
+		// A query's filter may not test the key it queries by.
+		for _, name := range condAttrs(p.filter) {
+			if name == s.pk || name == s.sk {
+				return nil, validation("Filter Expression can only contain non-primary key attributes: Primary key attribute: " + name)
+			}
+		}
+	}
 	start, err := p.t.startRow(s, p.ix, in.ExclusiveStartKey)
 	if err != nil {
 		return nil, err
@@ -1303,7 +1332,7 @@ func (db *DB) query(in queryInput) (any, error) {
 		return nil, validation("The provided starting key is invalid: The provided starting key does not match the range key predicate")
 	}
 	forward := in.ScanIndexForward == nil || *in.ScanIndexForward
-	res := readResult{}
+	res := readResult{countOnly: p.count}
 	bytes := 0
 	if pt := s.parts[encKey(kc.pk)]; pt != nil {
 		rows := pt.rows
@@ -1418,7 +1447,7 @@ func (db *DB) scan(in queryInput) (any, error) {
 			return parts[i].hash > h || (parts[i].hash == h && parts[i].enc >= startEnc)
 		})
 	}
-	res := readResult{}
+	res := readResult{countOnly: p.count}
 	bytes := 0
 outer:
 	for ; pi < len(parts); pi++ {

@@ -222,6 +222,17 @@ func (t *table) checkKey(key Item) error {
 			return validation("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty " + map[Kind]string{KS: "string", KB: "binary"}[v.K] + " value. Key: " + kd.Name)
 		}
 	}
+	return t.checkKeySizes(key)
+}
+
+// checkKeySizes enforces DynamoDB's limits on key values: 2048 bytes for a
+// partition key, 1024 for a sort key.
+func (t *table) checkKeySizes(item Item) error {
+	for i, kd := range t.keyDefs() {
+		if v := item[kd.Name]; v != nil && len(v.Str) > []int{2048, 1024}[i] {
+			return validation("One or more parameter values were invalid: Hash primary key values must be under 2048 bytes, and range primary key values must be under 1024 bytes")
+		}
+	}
 	return nil
 }
 
@@ -238,6 +249,9 @@ func (t *table) checkItem(item Item) error {
 	for _, v := range item {
 		if err := validateValue(v); err != nil {
 			return validation(err.Error())
+		}
+		if depth(v) > maxDepth {
+			return validation("Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit")
 		}
 	}
 	for _, kd := range t.keyDefs() {
@@ -270,7 +284,22 @@ func (t *table) checkItem(item Item) error {
 	if item.size() > 400*1024 {
 		return validation("Item size has exceeded the maximum allowed size")
 	}
-	return nil
+	return t.checkKeySizes(item)
+}
+
+// maxDepth is how deep DynamoDB nests attribute values: a top-level value
+// is at depth 1, the values inside a map or list one deeper.
+const maxDepth = 32
+
+func depth(v *Value) int {
+	d := 0
+	for _, e := range v.M {
+		d = max(d, depth(e))
+	}
+	for _, e := range v.L {
+		d = max(d, depth(e))
+	}
+	return d + 1
 }
 
 func (t *table) rowFor(s *space, item Item, tkey string) *row {

@@ -252,7 +252,6 @@ var numberRE = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
 // returns it: plain decimal, no leading or trailing zeros, at most 38
 // significant digits.
 func canonicalNumber(s string) (string, error) {
-	s = strings.TrimSpace(s)
 	if !numberRE.MatchString(s) {
 		return "", valueError{"A value provided cannot be converted into a number"}
 	}
@@ -510,8 +509,31 @@ func (v *Value) size() int {
 }
 
 func numberSize(n string) int {
-	d := len(strings.Trim(strings.NewReplacer("-", "", ".", "").Replace(n), "0"))
-	return (d+1)/2 + 1
+	// DynamoDB stores a number as base-100 digits aligned on the decimal
+	// point, without leading or trailing zero pairs, plus an exponent byte,
+	// plus a terminator byte for negative numbers.
+	neg := strings.HasPrefix(n, "-")
+	n = strings.TrimLeft(n, "+-")
+	whole, frac, _ := strings.Cut(n, ".")
+	if len(whole)%2 == 1 {
+		whole = "0" + whole
+	}
+	if len(frac)%2 == 1 {
+		frac += "0"
+	}
+	digits := whole + frac
+	i, j := 0, len(digits)
+	for i < j && digits[i:i+2] == "00" {
+		i += 2
+	}
+	for j > i && digits[j-2:j] == "00" {
+		j -= 2
+	}
+	size := (j-i)/2 + 1
+	if neg {
+		size++
+	}
+	return size
 }
 
 func (it Item) size() int {

@@ -57,6 +57,23 @@ type Options struct {
 	// Logger receives the engine's own problems (reading a stream, writing
 	// state); nil discards them.
 	Logger *slog.Logger
+	// Invoker, when set, runs the invocations instead of calling the
+	// stages in-process: the local environment's runtime interface
+	// emulator mode (package rie) delivers through one.
+	Invoker Invoker
+}
+
+// Invoker runs one invocation of a stage's function out of process, the
+// way Lambda's Invoke API does, and returns the function's response.
+//
+// The ctx carries the invocation's lambdacontext (request ID) and is
+// cancelled when the engine stops; the Invoker enforces the function's
+// timeout itself. A function error (including a panic or a crash) is a
+// non-nil error whose message is the function's errorMessage; an
+// invocation that overran the timeout returns an error whose Timeout
+// method reports true.
+type Invoker interface {
+	Invoke(ctx context.Context, s *pipeline.Stage, payload []byte) ([]byte, error)
 }
 
 // Outcomes of a Delivery.
@@ -302,6 +319,9 @@ var errTimedOut = errors.New("timed out")
 // An invocation that overruns is abandoned (its goroutine is left to end
 // on its own) and reported as a timeout, as Lambda stops the function.
 func (e *Engine) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) (resp []byte, err error, timedOut bool, d time.Duration) {
+	if e.opts.Invoker != nil {
+		return e.invokeOut(ctx, s, payload)
+	}
 	timeout := s.Function().Timeout
 	ictx, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
 	defer cancel()
@@ -334,6 +354,19 @@ func (e *Engine) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) 
 		}
 		return nil, ctx.Err(), false, d
 	}
+}
+
+// invokeOut runs an invocation through the Invoker.
+func (e *Engine) invokeOut(ctx context.Context, s *pipeline.Stage, payload []byte) (resp []byte, err error, timedOut bool, d time.Duration) {
+	ictx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		AwsRequestID:       newRequestID(),
+		InvokedFunctionArn: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", e.opts.Region, e.opts.Account, s.FunctionName()),
+	})
+	start := time.Now()
+	resp, err = e.opts.Invoker.Invoke(ictx, s, payload)
+	var t interface{ Timeout() bool }
+	timedOut = err != nil && ctx.Err() == nil && errors.As(err, &t) && t.Timeout()
+	return resp, err, timedOut, time.Since(start)
 }
 
 var reqSeq atomic.Uint64

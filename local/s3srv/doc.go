@@ -37,6 +37,12 @@
 //     checksums, as current SDKs and CLIs send them) are decoded for every
 //     upload, parts included; UploadPartCopy works.
 //
+// Checked against versitygw by the conformance suite (package
+// local/conformance), it was fixed to answer a CreateBucket of a bucket it
+// already has with 409 BucketAlreadyOwnedByYou (gofakes3 answers 500, which
+// SDKs retry), and a malformed version ID with 400 InvalidArgument rather
+// than 404 NoSuchVersion.
+//
 // Small objects (up to 64 KB) are kept in the store's journal, larger ones
 // in a file each: creating a file costs more than the rest of a small PUT.
 package s3srv

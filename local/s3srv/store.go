@@ -445,10 +445,29 @@ func (s *store) find(bucketName, key, vid string) (*bucket, *version, error) {
 			return b, v, nil
 		}
 	}
-	if !b.versioned() && vid != "null" {
+	if !b.versioned() && vid != "null" || !wellFormedVID(vid) {
 		return b, nil, &Error{http.StatusBadRequest, "InvalidArgument", "Invalid version id specified", key}
 	}
 	return b, nil, errNoSuchVersion(key)
+}
+
+// wellFormedVID reports whether vid could be a version ID: S3 answers a
+// malformed one with InvalidArgument, a well-formed unknown one with
+// NoSuchVersion.
+func wellFormedVID(vid string) bool {
+	if vid == "null" {
+		return true
+	}
+	if len(vid) != 32 {
+		return false
+	}
+	for i := 0; i < len(vid); i++ {
+		c := vid[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // head returns an object's description. A current delete marker reads as
