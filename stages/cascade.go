@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -29,7 +30,7 @@ type Target[T any] struct {
 
 // DeleteItems is the Cascade target removing every item of table whose
 // partition key is partition(old): a Query of the keys, then batched
-// deletes (unprocessed ones retried). For a table without sort key that is
+// deletes, one DeleteItem each, a few at a time. For a table without sort key that is
 // the one item with that key. partition returns the key's value: a string
 // for an S key, a number for an N key, []byte for a B key; "" (or nil)
 // means there is nothing to remove.
@@ -152,10 +153,11 @@ func deleteItems(ctx context.Context, table *pipeline.Table, value any) error {
 		}
 		return nil
 	}
+	// Items are removed one DeleteItem each, DefaultWriters at a time: the
+	// Deletes grant allows DeleteItem only (IAM cannot limit BatchWriteItem
+	// to deletes), and the SDK retries throttled calls.
 	names := map[string]string{"#pk": pk.Name, "#sk": keys[1].Name}
-	w := newWriter(ctx, client, name, DefaultWriters)
-	var qerr error
-	var in = &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 &name,
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ProjectionExpression:      aws.String("#pk, #sk"),
@@ -163,21 +165,44 @@ func deleteItems(ctx context.Context, table *pipeline.Table, value any) error {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": av},
 		ConsistentRead:            aws.Bool(true),
 	}
-	for p := dynamodb.NewQueryPaginator(client, in); p.HasMorePages(); {
+	var (
+		mu      sync.Mutex
+		removed int
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	slots := make(chan struct{}, DefaultWriters)
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) > 0 }
+	for p := dynamodb.NewQueryPaginator(client, in); p.HasMorePages() && !failed(); {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			qerr = err
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
 			break
 		}
 		for _, it := range page.Items {
-			if !w.add(keyString(it, keys), types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: it}}) {
+			if failed() {
 				break
 			}
+			slots <- struct{}{}
+			wg.Add(1)
+			go func(key map[string]types.AttributeValue) {
+				defer func() { <-slots; wg.Done() }()
+				_, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &name, Key: key})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, fmt.Errorf("item %s: %w", keyString(key, keys), err))
+					return
+				}
+				removed++
+			}(it)
 		}
 	}
-	n, werr := w.close()
-	if err := errors.Join(qerr, werr); err != nil {
-		return fmt.Errorf("cascade into table %s (%s = %v): %d items removed before: %w", table.Name(), pk.Name, value, n, err)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cascade into table %s (%s = %v): %d items removed before: %w", table.Name(), pk.Name, value, removed, err)
 	}
 	return nil
 }
