@@ -59,6 +59,17 @@
 // (package rie). dev --watch also rebuilds the binary when its Go files
 // change and restarts only those processes (package watch).
 //
+// # Backends
+//
+// Tables and buckets live in the embedded servers (packages dynamosrv and
+// s3srv) unless Options.DynamoDB or Options.S3 (flags --dynamodb and
+// --s3) choose DynamoDB Local (package dynamolocal) or the versitygw S3
+// gateway (package versity). The endpoint forwards to the chosen server
+// and the engine reads it through the same interfaces (package engine),
+// with the external servers' events and records normalised to AWS's
+// shapes. Package conformance runs one suite of pipeline behaviours over
+// every combination.
+//
 // # In tests
 //
 // Start returns an Environment whose clients (S3Client, DynamoDBClient)
