@@ -216,6 +216,10 @@ func (e *Engine) Start(ctx context.Context) error {
 		for _, s := range e.opts.App.Stages() {
 			if t := s.StreamTrigger(); t != nil {
 				m := e.newMapping(s, t)
+				// A LATEST mapping counts records from its creation: fix that
+				// moment now, before Start returns, so a write made right after
+				// is never taken for one made before.
+				e.state.createdAt(s.Name(), time.Now())
 				e.maps = append(e.maps, m)
 				e.wg.Add(1)
 				go func() { defer e.wg.Done(); m.run(e.run) }()
