@@ -103,11 +103,29 @@ func TestStreamSourcesAgree(t *testing.T) {
 // invocations of a window and that the window ends with a final invocation
 // holding the whole window's state.
 func TestTumblingWindow(t *testing.T) {
+	// The five writes must land in one one-second window; on a loaded
+	// machine they may straddle a boundary, and then the run is repeated
+	// with a fresh environment rather than judged.
+	for attempt := 1; ; attempt++ {
+		finals, invocations, oneWindow := tumblingWindowRun(t)
+		if !oneWindow && attempt < 5 {
+			t.Logf("attempt %d: the writes crossed a window boundary; again", attempt)
+			continue
+		}
+		if len(finals) != 1 || finals[0] != "15" {
+			t.Fatalf("final window states %v, want [15]", finals)
+		}
+		if invocations != 4 {
+			t.Errorf("%d invocations, want 3 batches of at most 2 records and 1 final", invocations)
+		}
+		return
+	}
+}
+
+func tumblingWindowRun(t *testing.T) (finals []string, invocations int, oneWindow bool) {
 	app := pipeline.New("windows")
 	events := app.Table("events", pipeline.PartitionKey("id", pipeline.String))
 	var mu sync.Mutex
-	var finals []string
-	invocations := 0
 	pipeline.OnChanges(app, "sum", events.Changes(triggers.BatchSize(2), triggers.TumblingWindow(time.Second)), func(ctx context.Context, b *triggers.Batch[Event]) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -123,7 +141,12 @@ func TestTumblingWindow(t *testing.T) {
 		return nil
 	})
 	env := start(t, app, "", nil, 1)
-	// Write within one window (retry if the second turns meanwhile).
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		env.Close(ctx)
+		cancel()
+	}()
+	// Start early in a second, so the writes fit in its window.
 	for {
 		now := time.Now()
 		if now.Truncate(time.Second).Add(700 * time.Millisecond).After(now) {
@@ -131,7 +154,9 @@ func TestTumblingWindow(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	before := time.Now()
 	putEvents(t, env, "events", []Event{{ID: "a", N: 1}, {ID: "b", N: 2}, {ID: "c", N: 3}, {ID: "d", N: 4}, {ID: "e", N: 5}})
+	oneWindow = before.Truncate(time.Second).Equal(time.Now().Truncate(time.Second))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mu.Lock()
@@ -142,12 +167,11 @@ func TestTumblingWindow(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Give a second window, if the writes made one, time to close too.
+	if !oneWindow {
+		time.Sleep(1500 * time.Millisecond)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(finals) != 1 || finals[0] != "15" {
-		t.Fatalf("final window states %v, want [15]", finals)
-	}
-	if invocations != 4 {
-		t.Errorf("%d invocations, want 3 batches of at most 2 records and 1 final", invocations)
-	}
+	return append([]string(nil), finals...), invocations, oneWindow
 }
