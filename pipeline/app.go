@@ -102,6 +102,19 @@ func (a *App) FunctionNames() []string {
 	return names
 }
 
+// Report records a declaration error found by code that declares stages
+// for the app, such as the ready-made stages of package stages. Like the
+// app's own declarations it panics, unless the app collects errors
+// (CollectErrors), in which case Validate returns it.
+func (a *App) Report(err error) {
+	if err != nil {
+		a.fail(err)
+	}
+}
+
+// CollectsErrors reports whether the app was made with CollectErrors.
+func (a *App) CollectsErrors() bool { return a.collect }
+
 // fail records a declaration error, or panics with it unless the app
 // collects errors. Panicking where the mistake is made points the stack
 // trace at the offending line of the declaration.

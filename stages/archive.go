@@ -59,6 +59,7 @@ func ExpiredOnly() ArchiveOption { return func(c *archiveConfig) { c.expiredOnly
 // must carry old images (the default NEW_AND_OLD_IMAGES does). It
 // declares writing dst.Prefix(prefix).
 func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipeline.Bucket, prefix string, opts ...ArchiveOption) *pipeline.Stage {
+	defer refused(app)
 	if app == nil {
 		declError(name, "the app is nil")
 	}

@@ -98,6 +98,7 @@ func DeleteObjects[T any](b *pipeline.Bucket, prefix string, under func(old T) s
 // that cannot finish before the function's timeout fails the record and
 // goes on where it left off at the retry: what was removed stays removed.
 func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, targets ...Target[T]) *pipeline.Stage {
+	defer refused(app)
 	if app == nil {
 		declError(name, "the app is nil")
 	}

@@ -44,7 +44,8 @@
 // Misdeclarations (a Load on a Removed trigger, a Cascade whose trigger
 // excludes removals, a row type without the table's key) panic at the
 // declaration with a message naming the stage and the fix, as pipeline's
-// own declarations do.
+// own declarations do; for an app made with pipeline.CollectErrors the
+// constructor returns nil instead and the app's Validate reports the error.
 //
 // # Sizing a load
 //

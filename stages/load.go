@@ -229,6 +229,7 @@ type ResumePoint struct {
 // the event resumes there instead of starting over. See the package
 // documentation for sizing.
 func Load[T any](app *pipeline.App, name string, t triggers.ObjectTrigger, table *pipeline.Table, opts ...LoadOption) *pipeline.Stage {
+	defer refused(app)
 	src := sourceBucket(app, name, t)
 	ownTable(app, name, table, "the table to load")
 	if !createdOnly(t) {

@@ -13,10 +13,32 @@ import (
 )
 
 // declError reports a misdeclared ready-made stage the way pipeline's own
-// declarations do when they are not collecting errors: by panicking at the
-// line of the declaration, with a message naming the stage and the fix.
+// declarations do: by panicking at the line of the declaration, with a
+// message naming the stage and the fix. When the app collects errors the
+// exported constructor recovers it (see refused) and the app's Validate
+// returns it instead.
 func declError(stage, format string, args ...any) {
-	panic(fmt.Errorf("stages: stage %q: %s", stage, fmt.Sprintf(format, args...)))
+	panic(declPanic{fmt.Errorf("stages: stage %q: %s", stage, fmt.Sprintf(format, args...))})
+}
+
+type declPanic struct{ err error }
+
+func (d declPanic) Error() string { return d.err.Error() }
+func (d declPanic) Unwrap() error { return d.err }
+
+// refused, deferred by every exported constructor, hands a declaration
+// error to an app that collects errors; the constructor then returns nil.
+// Any other panic, or one for an app that does not collect errors, goes on.
+func refused(app *pipeline.App) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if d, ok := r.(declPanic); ok && app != nil && app.CollectsErrors() {
+		app.Report(d.err)
+		return
+	}
+	panic(r)
 }
 
 // sourceBucket resolves the bucket an S3 trigger fires on. The trigger

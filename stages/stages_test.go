@@ -273,3 +273,19 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMisdeclarationCollected: for an app that collects errors, a refused
+// ready-made stage is reported by Validate instead of panicking.
+func TestMisdeclarationCollected(t *testing.T) {
+	app := pipeline.New("collect", pipeline.CollectErrors())
+	other := pipeline.New("other")
+	in := app.Bucket("collect-in")
+	foreign := other.Table("foreign", pipeline.PartitionKey("id", pipeline.String))
+	if st := stages.Index(app, "index", in.Created(), foreign); st != nil {
+		t.Fatalf("Index with another app's table returned a stage")
+	}
+	err := app.Validate()
+	if err == nil || !strings.Contains(err.Error(), `stages: stage "index"`) {
+		t.Fatalf("Validate() = %v, want the refused stage's error", err)
+	}
+}
