@@ -80,7 +80,7 @@ func (f *runtimeFlags) start(ctx context.Context, p *printer, env *Environment) 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := watch.Run(wctx, r, watch.Options{Package: ro.Package, Dir: ro.BuildDir, Out: r.Bootstrap()}, func(ev watch.Event) { rebuilt(p, ev) })
+		err := watch.Run(wctx, r, watch.Options{Package: ro.Package, Dir: ro.BuildDir, Out: r.Bootstrap(), Declaration: env.app.Describe()}, func(ev watch.Event) { rebuilt(p, ev) })
 		if err != nil && wctx.Err() == nil {
 			p.note(err.Error())
 		}
@@ -100,6 +100,9 @@ func rebuilt(p *printer, ev watch.Event) {
 		if ev.Err != nil {
 			m["error"] = ev.Err.Error()
 		}
+		if ev.DeclarationChanged {
+			m["declaration_changed"] = true
+		}
 		p.emit(m)
 		return
 	}
@@ -108,6 +111,9 @@ func rebuilt(p *printer, ev watch.Event) {
 		return
 	}
 	p.note(fmt.Sprintf("rebuilt in %s after a change of %s; stage processes restart on their next event", fmtDuration(ev.Built), strings.Join(files, ", ")))
+	if ev.DeclarationChanged {
+		p.note("the declaration changed (resources, triggers, accesses or settings): the stages run the new code, but the environment keeps the declaration it started with; restart dev to apply it")
+	}
 }
 
 // errorLine is a delivery's error on one line: its start or, for a call

@@ -17,6 +17,7 @@ import (
 //	NANOPIPE_TABLE_<NAME>      physical name of the table declared as <name>
 //	NANOPIPE_STREAM_<NAME>     stream ARN of the table declared as <name> (stream-triggered tables)
 //	NANOPIPE_LOG_LEVEL         debug, info (default), warn or error
+//	NANOPIPE_DESCRIBE          set: print the declaration (App.Describe) and exit
 //
 // <NAME> is the declared name upper-cased with every character other than
 // A-Z and 0-9 replaced by '_' (see EnvName).

@@ -217,6 +217,10 @@ func (a *App) Main() {
 		fmt.Fprintf(os.Stderr, "nanopipe: app %q is misdeclared:\n%v\n", a.name, err)
 		os.Exit(2)
 	}
+	if os.Getenv(EnvDescribe) != "" {
+		os.Stdout.Write(a.Describe())
+		os.Exit(0)
+	}
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
 		fmt.Fprintf(os.Stderr, "nanopipe: app %q (%d stages) is a Lambda binary: it serves stages when AWS_LAMBDA_RUNTIME_API is set.\n"+
 			"Deploy it with the cdk package, run it locally with the nanopipe local environment, or test stages with pipelinetest.\n", a.name, len(a.stages))

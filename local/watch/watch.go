@@ -69,6 +69,14 @@ type Options struct {
 	// starts (default 50ms), so that a save touching several files builds
 	// once.
 	Debounce time.Duration
+	// Declaration, when set, is the running app's App.Describe: each new
+	// binary is asked for its own (NANOPIPE_DESCRIBE) and a difference is
+	// reported in Event.DeclarationChanged, since the running environment
+	// keeps the declaration it started with.
+	Declaration []byte
+	// Ready, when set, is called once the watcher has taken its first look
+	// at the files: a change made after it is seen.
+	Ready func()
 }
 
 // Event reports one rebuild.
@@ -80,6 +88,10 @@ type Event struct {
 	Built    time.Duration
 	// Err is the build's failure; the previous binary keeps running.
 	Err error
+	// DeclarationChanged is set when the new binary declares a different
+	// pipeline (resources, triggers, accesses, settings) than the running
+	// environment: only a restart applies such a change.
+	DeclarationChanged bool
 }
 
 func (o *Options) defaults() {
@@ -106,6 +118,9 @@ func Run(ctx context.Context, t Target, opts Options, notify func(Event)) error 
 		return err
 	}
 	snap := snapshot(dirs)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
 	for {
@@ -140,6 +155,7 @@ func Run(ctx context.Context, t Target, opts Options, notify func(Event)) error 
 		if ev.Err != nil {
 			t.Release()
 		} else {
+			ev.DeclarationChanged = declarationChanged(ctx, opts.Out, opts.Declaration)
 			t.Swap(opts.Out)
 		}
 		if notify != nil {
@@ -265,4 +281,22 @@ func appendNew(list []string, add ...string) []string {
 		}
 	}
 	return list
+}
+
+// declarationChanged asks the binary at bin for its declaration and
+// compares it with want. A binary that cannot be asked (not built for
+// this system, say) counts as unchanged: the check is advice, not a gate.
+func declarationChanged(ctx context.Context, bin string, want []byte) bool {
+	if want == nil || runtime.GOOS != "linux" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(os.Environ(), "NANOPIPE_DESCRIBE=1")
+	got, err := cmd.Output()
+	if err != nil {
+		return false
+	}
+	return !bytes.Equal(got, want)
 }

@@ -163,8 +163,9 @@ func TestWatchLatency(t *testing.T) {
 	defer env.Close(context.Background())
 	evs := &events{}
 	done := make(chan error, 1)
+	ready := make(chan struct{})
 	go func() {
-		done <- watch.Run(ctx, env.Runner(), watch.Options{Package: ".", Dir: src, Out: out, Interval: 50 * time.Millisecond}, evs.add)
+		done <- watch.Run(ctx, env.Runner(), watch.Options{Package: ".", Dir: src, Out: out, Interval: 50 * time.Millisecond, Ready: func() { close(ready) }}, evs.add)
 	}()
 	defer func() { cancel(); <-done }()
 
@@ -185,7 +186,11 @@ func TestWatchLatency(t *testing.T) {
 	if w, ok := thumb(t, c, upload(), 20*time.Second); !ok || w != photos.ThumbWidth {
 		t.Fatalf("before any edit: thumbnail width %d (%v), want %d", w, ok, photos.ThumbWidth)
 	}
-	time.Sleep(200 * time.Millisecond) // let the watcher take its first look
+	select {
+	case <-ready: // the watcher has taken its first look
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the watcher never took its first look at the files")
+	}
 
 	var latencies, builds []time.Duration
 	for i, width := range []int{80, 120, 100} {
@@ -301,4 +306,65 @@ func TestDirs(t *testing.T) {
 			t.Errorf("%s watched, but the Lambda binary does not link it", not)
 		}
 	}
+}
+
+type nopTarget struct{}
+
+func (nopTarget) Hold()         {}
+func (nopTarget) Release()      {}
+func (nopTarget) Swap(b string) {}
+
+// TestWatchReportsDeclarationChange: an edit of stage code rebuilds
+// quietly; an edit of the declaration is reported, since the running
+// environment keeps the declaration it started with.
+func TestWatchReportsDeclarationChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Lambda binary")
+	}
+	src := t.TempDir()
+	copyApp(t, src)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	if _, err := rie.Build(ctx, rie.BuildOptions{Package: ".", Dir: src, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	var evs events
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- watch.Run(ctx, nopTarget{}, watch.Options{Package: ".", Dir: src, Out: out, Interval: 50 * time.Millisecond, Declaration: photos.App.Describe(), Ready: func() { close(ready) }}, evs.add)
+	}()
+	next := func(n int) watch.Event {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			if ev, got := evs.last(); got >= n {
+				return ev
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("no rebuild %d", n)
+		return watch.Event{}
+	}
+	select {
+	case <-ready:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the watcher never took its first look at the files")
+	}
+	edit(t, src, 99, false)
+	if ev := next(1); ev.Err != nil || ev.DeclarationChanged {
+		t.Fatalf("stage code edit: %+v", ev)
+	}
+	p := filepath.Join(src, "app", "app.go")
+	b, _ := os.ReadFile(p)
+	if !bytes.Contains(b, []byte("Memory(512)")) {
+		t.Fatalf("the photos declaration no longer sets Memory(512); update this test")
+	}
+	os.WriteFile(p, bytes.Replace(b, []byte("Memory(512)"), []byte("Memory(1024)"), 1), 0o644)
+	if ev := next(2); ev.Err != nil || !ev.DeclarationChanged {
+		t.Fatalf("declaration edit: %+v", ev)
+	}
+	cancel()
+	<-done
 }

@@ -1,0 +1,69 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/nanopipe/nanopipe/pipeline"
+	"github.com/nanopipe/nanopipe/triggers"
+)
+
+func describeApp(batch int, extraWrite bool) *pipeline.App {
+	a := pipeline.New("desc")
+	b := a.Bucket("desc-files")
+	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
+	st := pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/")), onObj).Reads(b.Prefix("in/")).Writes(tb)
+	if extraWrite {
+		st.Writes(b.Prefix("out/"))
+	}
+	pipeline.OnChange(a, "index", tb.Changes(triggers.Inserts, triggers.BatchSize(batch), triggers.Where(triggers.NewImage("status").Equals("new"))), onItem)
+	return a
+}
+
+func TestDescribe(t *testing.T) {
+	d := describeApp(10, false).Describe()
+	if !bytes.Equal(d, describeApp(10, false).Describe()) {
+		t.Fatal("the same declaration described differently")
+	}
+	for _, other := range []*pipeline.App{describeApp(20, false), describeApp(10, true)} {
+		if bytes.Equal(d, other.Describe()) {
+			t.Errorf("a changed declaration describes the same:\n%s", other.Describe())
+		}
+	}
+	var v struct {
+		Stages []struct {
+			Name   string
+			Reads  []string
+			Stream *struct {
+				Patterns  []string
+				BatchSize int
+			}
+		}
+	}
+	if err := json.Unmarshal(d, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Stages) != 2 || v.Stages[0].Reads[0] != `bucket desc-files prefix "in/"` || v.Stages[1].Stream.BatchSize != 10 ||
+		!strings.Contains(v.Stages[1].Stream.Patterns[0], `"status":{"S":["new"]}`) {
+		t.Errorf("description:\n%s", d)
+	}
+}
+
+// The Lambda binary prints its declaration when asked, as dev --watch asks
+// a rebuilt binary.
+func TestMainDescribes(t *testing.T) {
+	bin := buildRTApp(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), pipeline.EnvDescribe+"=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"app": "rtapp"`) || !strings.Contains(string(out), `"name": "things"`) {
+		t.Errorf("description:\n%s", out)
+	}
+}
