@@ -3,8 +3,11 @@ package s3srv
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/nanopipe/nanopipe/triggers"
 )
 
 // Record is one S3 event notification record in AWS's exact shape
@@ -68,23 +71,30 @@ const Owner = "A3NL1KOZZKExample"
 
 type eventer struct {
 	region string
+	seq    Sequencer
 	mu     sync.Mutex
-	last   uint64
 	subs   []func(Record)
 }
 
-// sequence returns the next sequencer value. It is called under the store's
-// lock, so the sequencers of one key increase in the order of its changes,
-// and they keep increasing across restarts (they start from the clock).
-func (e *eventer) sequence() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// Sequencer makes S3 sequencers: hexadecimal strings of one length that
+// increase with every call, and across restarts (they start from the
+// clock). Called under a store's lock, the sequencers of one key increase
+// in the order of its changes.
+type Sequencer struct {
+	mu   sync.Mutex
+	last uint64
+}
+
+// Next returns the next sequencer.
+func (s *Sequencer) Next() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n := uint64(time.Now().UnixNano())
-	if n <= e.last {
-		n = e.last + 1
+	if n <= s.last {
+		n = s.last + 1
 	}
-	e.last = n
-	return n
+	s.last = n
+	return fmt.Sprintf("%018X", n)
 }
 
 func (e *eventer) subscribe(fn func(Record)) {
@@ -93,38 +103,74 @@ func (e *eventer) subscribe(fn func(Record)) {
 	e.subs = append(e.subs, fn)
 }
 
-func (e *eventer) emit(req Request, name string, b *bucket, info objectInfo, seq uint64) {
+func (e *eventer) emit(req Request, name string, b *bucket, info objectInfo, seq string) {
 	e.mu.Lock()
 	subs := e.subs
 	e.mu.Unlock()
 	if len(subs) == 0 {
 		return
 	}
-	rec := Record{
-		EventVersion:      "2.1",
-		EventSource:       "aws:s3",
-		AWSRegion:         e.region,
-		EventTime:         time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		EventName:         name,
-		UserIdentity:      Principal{PrincipalID: "AWS:" + Owner},
-		RequestParameters: RequestParameters{SourceIPAddress: req.SourceIP},
-		ResponseElements:  ResponseElements{RequestID: req.ID, ID2: req.ID2},
-		S3: Entity{
-			SchemaVersion: "1.0",
-			Bucket:        BucketEntity{Name: b.Name, OwnerIdentity: Principal{PrincipalID: Owner}, ARN: "arn:aws:s3:::" + b.Name},
-			Object:        ObjectEntity{Key: EncodeKey(info.Key), ETag: info.ETag, Sequencer: fmt.Sprintf("%018X", seq)},
-		},
-	}
-	if name[:len("ObjectCreated")] == "ObjectCreated" {
-		size := info.Size
-		rec.S3.Object.Size = &size
-	}
+	c := Change{Name: name, Region: e.region, Time: time.Now(), Bucket: b.Name, Key: info.Key, Size: info.Size, ETag: info.ETag, Sequencer: seq, Request: req}
 	if b.versioned() {
-		rec.S3.Object.VersionID = info.VersionID
+		c.VersionID = info.VersionID
 	}
+	rec := NewRecord(c)
 	for _, fn := range subs {
 		fn(rec)
 	}
+}
+
+// Change is one object change, as NewRecord reports it.
+type Change struct {
+	// Name is the event name without "s3:": "ObjectCreated:Put", ...
+	Name   string
+	Region string // "" is us-east-1
+	Time   time.Time
+	Bucket string
+	Key    string // the key itself, not encoded
+	// Size and ETag (unquoted) are reported for created objects only.
+	Size int64
+	ETag string
+	// VersionID is set for versioned buckets only.
+	VersionID string
+	Sequencer string
+	Request   Request // SourceIP "" is 127.0.0.1
+}
+
+// NewRecord returns the record S3 writes for a change, in AWS's exact
+// shape: eventVersion 2.1, the time in UTC with milliseconds, the key
+// form-encoded, the bucket owner and caller this server reports. The
+// embedded S3 and the normalisation of other servers' events both build
+// their records here.
+func NewRecord(c Change) Record {
+	region, ip := c.Region, c.Request.SourceIP
+	if region == "" {
+		region = "us-east-1"
+	}
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	rec := Record{
+		EventVersion:      "2.1",
+		EventSource:       "aws:s3",
+		AWSRegion:         region,
+		EventTime:         c.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
+		EventName:         c.Name,
+		UserIdentity:      Principal{PrincipalID: "AWS:" + Owner},
+		RequestParameters: RequestParameters{SourceIPAddress: ip},
+		ResponseElements:  ResponseElements{RequestID: c.Request.ID, ID2: c.Request.ID2},
+		S3: Entity{
+			SchemaVersion: "1.0",
+			Bucket:        BucketEntity{Name: c.Bucket, OwnerIdentity: Principal{PrincipalID: Owner}, ARN: "arn:aws:s3:::" + c.Bucket},
+			Object:        ObjectEntity{Key: triggers.EncodeKey(c.Key), VersionID: c.VersionID, Sequencer: c.Sequencer},
+		},
+	}
+	if strings.HasPrefix(c.Name, "ObjectCreated:") {
+		size := c.Size
+		rec.S3.Object.Size = &size
+		rec.S3.Object.ETag = c.ETag
+	}
+	return rec
 }
 
 // JSON returns the record's JSON.

@@ -650,7 +650,7 @@ func (s *store) commit(req Request, bucketName string, v *version, cond putCondi
 	}
 	s.place(b, v, true)
 	info := b.info(v)
-	seq := s.events.sequence()
+	seq := s.events.seq.Next()
 	s.mu.Unlock()
 	s.events.emit(req, event, b, info, seq)
 	return info, nil
@@ -777,7 +777,7 @@ func (s *store) deleteObject(req Request, bucketName, key, vid string) (deleteRe
 			event = "ObjectRemoved:DeleteMarkerCreated"
 		}
 	}
-	seq := s.events.sequence()
+	seq := s.events.seq.Next()
 	s.mu.Unlock()
 	if event != "" {
 		info.Size, info.ETag = 0, ""

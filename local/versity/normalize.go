@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nanopipe/nanopipe/local/s3srv"
-	"github.com/nanopipe/nanopipe/triggers"
 )
 
 // webhookRecord is one record as versitygw 1.8 posts it to the webhook:
@@ -114,24 +112,6 @@ func ParseWebhook(body []byte, received time.Time) ([]Event, error) {
 // Created reports whether the event creates an object.
 func (ev Event) Created() bool { return strings.HasPrefix(ev.Name, "ObjectCreated:") }
 
-// sequencer makes S3 sequencers: hexadecimal, increasing with every call,
-// and across restarts (they start from the clock), as the embedded S3's do.
-type sequencer struct {
-	mu   sync.Mutex
-	last uint64
-}
-
-func (s *sequencer) next() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := uint64(time.Now().UnixNano())
-	if n <= s.last {
-		n = s.last + 1
-	}
-	s.last = n
-	return fmt.Sprintf("%018X", n)
-}
-
 // Normalize turns an event into a record in AWS's exact shape, as the
 // embedded S3 writes it. It fixes where versitygw 1.8 deviates from S3:
 //
@@ -154,34 +134,13 @@ func (s *sequencer) next() string {
 //
 // seq is the record's sequencer.
 func Normalize(ev Event, versioned bool, seq string) s3srv.Record {
-	rec := s3srv.Record{
-		EventVersion:      "2.1",
-		EventSource:       "aws:s3",
-		AWSRegion:         ev.Region,
-		EventTime:         ev.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
-		EventName:         ev.Name,
-		UserIdentity:      s3srv.Principal{PrincipalID: "AWS:" + s3srv.Owner},
-		RequestParameters: s3srv.RequestParameters{SourceIPAddress: ev.SourceIP},
-		ResponseElements:  s3srv.ResponseElements{RequestID: ev.RequestID, ID2: ev.ID2},
-		S3: s3srv.Entity{
-			SchemaVersion: "1.0",
-			Bucket:        s3srv.BucketEntity{Name: ev.Bucket, OwnerIdentity: s3srv.Principal{PrincipalID: s3srv.Owner}, ARN: "arn:aws:s3:::" + ev.Bucket},
-			Object:        s3srv.ObjectEntity{Key: triggers.EncodeKey(ev.Key), Sequencer: seq},
-		},
-	}
-	if rec.AWSRegion == "" {
-		rec.AWSRegion = "us-east-1"
-	}
-	if rec.RequestParameters.SourceIPAddress == "" {
-		rec.RequestParameters.SourceIPAddress = "127.0.0.1"
-	}
-	if ev.Created() {
-		size := ev.Size
-		rec.S3.Object.Size = &size
-		rec.S3.Object.ETag = ev.ETag
+	c := s3srv.Change{
+		Name: ev.Name, Region: ev.Region, Time: ev.Time, Bucket: ev.Bucket, Key: ev.Key,
+		Size: ev.Size, ETag: ev.ETag, Sequencer: seq,
+		Request: s3srv.Request{ID: ev.RequestID, ID2: ev.ID2, SourceIP: ev.SourceIP},
 	}
 	if versioned {
-		rec.S3.Object.VersionID = ev.VersionID
+		c.VersionID = ev.VersionID
 	}
-	return rec
+	return s3srv.NewRecord(c)
 }

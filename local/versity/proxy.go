@@ -215,7 +215,7 @@ func (s *Server) deliver(evs []Event) {
 		s.mu.Lock()
 		versioned := s.buckets[ev.Bucket]
 		s.mu.Unlock()
-		js := Normalize(ev, versioned, s.seq.next()).JSON()
+		js := Normalize(ev, versioned, s.seq.Next()).JSON()
 		for _, fn := range subs {
 			fn(js)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/proc"
+	"github.com/nanopipe/nanopipe/local/s3srv"
 )
 
 // Install is the hint given when versitygw cannot be found.
@@ -70,7 +71,7 @@ type Server struct {
 	rt       *http.Transport
 	output   bytes.Buffer
 	outMu    sync.Mutex
-	seq      sequencer
+	seq      s3srv.Sequencer
 	closed   chan struct{}
 	once     sync.Once
 	deliverM sync.Mutex // delivery is serial: one key's records in order
