@@ -1,7 +1,6 @@
 package dynamolocal
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -57,8 +56,7 @@ type Server struct {
 	proc   *proc.Process
 	ns     *netns // nil when not isolated
 	once   sync.Once
-	mu     sync.Mutex
-	output bytes.Buffer
+	output proc.Tail
 }
 
 // Find returns the directory holding DynamoDBLocal.jar: the one named by
@@ -138,7 +136,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	cmd := exec.Command(opts.Java, args...)
 	cmd.Dir = opts.Dir
-	out := io.Writer(&limitedWriter{s: s})
+	out := io.Writer(&s.output)
 	if opts.Log != nil {
 		out = io.MultiWriter(out, opts.Log)
 	}
@@ -222,11 +220,7 @@ func (s *Server) Transport() *http.Transport {
 }
 
 // Output returns the last lines DynamoDB Local printed.
-func (s *Server) Output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.output.String()
-}
+func (s *Server) Output() string { return s.output.String() }
 
 // Close stops DynamoDB Local.
 func (s *Server) Close() error {
@@ -238,21 +232,6 @@ func (s *Server) Close() error {
 		}
 	})
 	return err
-}
-
-// limitedWriter keeps the last 16 KB of output for error messages.
-type limitedWriter struct{ s *Server }
-
-func (w *limitedWriter) Write(p []byte) (int, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	w.s.output.Write(p)
-	if n := w.s.output.Len(); n > 16<<10 {
-		b := append([]byte(nil), w.s.output.Bytes()[n-(16<<10):]...)
-		w.s.output.Reset()
-		w.s.output.Write(b)
-	}
-	return len(p), nil
 }
 
 // Handler returns a reverse proxy to the server for DynamoDB and DynamoDB

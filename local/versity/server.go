@@ -1,7 +1,6 @@
 package versity
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,8 +68,7 @@ type Server struct {
 	tmp      string
 	client   *s3.Client
 	rt       *http.Transport
-	output   bytes.Buffer
-	outMu    sync.Mutex
+	output   proc.Tail
 	seq      s3srv.Sequencer
 	closed   chan struct{}
 	once     sync.Once
@@ -200,7 +198,7 @@ func (s *Server) startGateway() error {
 		cmd := exec.Command(bin, "--port", addr, "--access", s.opts.Access, "--secret", s.opts.Secret,
 			"--region", s.opts.Region, "--event-webhook-url", s.hookURL, "--quiet",
 			"posix", "--sidecar", meta, "--versioning-dir", vers, data)
-		out := io.Writer(&tailWriter{s: s})
+		out := io.Writer(&s.output)
 		if s.opts.Log != nil {
 			out = io.MultiWriter(out, s.opts.Log)
 		}
@@ -237,11 +235,11 @@ func (s *Server) waitListening(addr string, timeout time.Duration) error {
 		}
 		select {
 		case <-s.proc.Exited():
-			return fmt.Errorf("versity: versitygw exited while starting (%v):\n%s", s.proc.Err(), s.tail())
+			return fmt.Errorf("versity: versitygw exited while starting (%v):\n%s", s.proc.Err(), s.output.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("versity: versitygw did not listen on %s within %s:\n%s", addr, timeout, s.tail())
+			return fmt.Errorf("versity: versitygw did not listen on %s within %s:\n%s", addr, timeout, s.output.String())
 		}
 	}
 }
@@ -256,7 +254,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("versity: gateway %s does not answer: %w\n%s", s.endpoint, err, s.tail())
+			return fmt.Errorf("versity: gateway %s does not answer: %w\n%s", s.endpoint, err, s.output.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -325,24 +323,4 @@ func (s *Server) Close() error {
 		}
 	})
 	return err
-}
-
-func (s *Server) tail() string {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	return s.output.String()
-}
-
-type tailWriter struct{ s *Server }
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.s.outMu.Lock()
-	defer w.s.outMu.Unlock()
-	w.s.output.Write(p)
-	if n := w.s.output.Len(); n > 16<<10 {
-		b := append([]byte(nil), w.s.output.Bytes()[n-(16<<10):]...)
-		w.s.output.Reset()
-		w.s.output.Write(b)
-	}
-	return len(p), nil
 }
