@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -158,35 +157,19 @@ func (as *asyncStage) start() {
 	}
 }
 
-type s3Peek struct {
-	EventName string `json:"eventName"`
-	S3        struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key string `json:"key"`
-		} `json:"object"`
-	} `json:"s3"`
-}
-
 // onObject routes one S3 event record to every stage whose trigger takes
 // it, journaling it before the S3 request that caused it returns.
 func (e *Engine) onObject(rec []byte) {
 	if e.closed.Load() {
 		return
 	}
-	var p s3Peek
-	if err := json.Unmarshal(rec, &p); err != nil {
+	o, err := triggers.DecodeObjectRecord(rec)
+	if err != nil {
 		e.log.Error("unreadable S3 event record", "error", err)
 		return
 	}
-	key, err := url.QueryUnescape(p.S3.Object.Key)
-	if err != nil {
-		key = p.S3.Object.Key
-	}
 	for _, as := range e.async {
-		if as.bucket != p.S3.Bucket.Name || !as.trig.Matches(p.EventName, key) {
+		if as.bucket != o.Bucket || !as.trig.Matches(o.Event, o.Key) {
 			continue
 		}
 		ev := &asyncEvent{
@@ -194,7 +177,7 @@ func (e *Engine) onObject(rec []byte) {
 			Stage:    as.stage.Name(),
 			Payload:  notification(rec, "nanopipe-"+as.stage.Name()),
 			Received: time.Now().UTC(),
-			Summary:  fmt.Sprintf("%s s3://%s/%s", p.EventName, p.S3.Bucket.Name, key),
+			Summary:  fmt.Sprintf("%s s3://%s/%s", o.Event, o.Bucket, o.Key),
 		}
 		e.enqueue(as, ev)
 	}
