@@ -455,20 +455,9 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 	// The role's policy names the log group, so the role (and with it the
 	// function) is created after it; the dependency is in the template.
 
-	awscloudwatch.NewCfnAlarm(p, jsii.String(f.id+"ErrorsAlarm"), &awscloudwatch.CfnAlarmProps{
-		AlarmName:          jsii.String(physicalName(maxAlarmName, f.physical, "errors")),
-		AlarmDescription:   jsii.String(fmt.Sprintf("Function %s (stages %s) reported errors: failed invocations are retried and then sent to the on-failure destination.", f.physical, strings.Join(f.stageNames(), ", "))),
-		Namespace:          jsii.String("AWS/Lambda"),
-		MetricName:         jsii.String("Errors"),
-		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String("FunctionName"), Value: jsii.String(f.physical)}},
-		Statistic:          jsii.String("Sum"),
-		Period:             jsii.Number(300),
-		EvaluationPeriods:  jsii.Number(1),
-		Threshold:          jsii.Number(1),
-		ComparisonOperator: jsii.String("GreaterThanOrEqualToThreshold"),
-		TreatMissingData:   jsii.String("notBreaching"),
-		AlarmActions:       alarmActions(props),
-	})
+	p.alarm(f.id+"ErrorsAlarm", physicalName(maxAlarmName, f.physical, "errors"),
+		fmt.Sprintf("Function %s (stages %s) reported errors: failed invocations are retried and then sent to the on-failure destination.", f.physical, strings.Join(f.stageNames(), ", ")),
+		"AWS/Lambda", "Errors", "FunctionName", f.physical, "Sum", props)
 
 	if f.async != nil {
 		p.addObjectTriggers(f, d)
@@ -628,13 +617,21 @@ func (p *Pipeline) addQueue(q *queuePlan, props *Props) {
 			}},
 		},
 	})
-	awscloudwatch.NewCfnAlarm(p, jsii.String(q.id+"DeadLettersAlarm"), &awscloudwatch.CfnAlarmProps{
-		AlarmName:          jsii.String(physicalName(maxAlarmName, q.physical, "visible")),
-		AlarmDescription:   jsii.String(fmt.Sprintf("Queue %s holds events or records that failed every retry of %s; inspect and redrive them.", q.physical, q.owner)),
-		Namespace:          jsii.String("AWS/SQS"),
-		MetricName:         jsii.String("ApproximateNumberOfMessagesVisible"),
-		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String("QueueName"), Value: jsii.String(q.physical)}},
-		Statistic:          jsii.String("Maximum"),
+	p.alarm(q.id+"DeadLettersAlarm", physicalName(maxAlarmName, q.physical, "visible"),
+		fmt.Sprintf("Queue %s holds events or records that failed every retry of %s; inspect and redrive them.", q.physical, q.owner),
+		"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q.physical, "Maximum", props)
+}
+
+// alarm raises an alarm when the metric (of one function or queue) is at
+// least 1 over five minutes.
+func (p *Pipeline) alarm(id, name, description, namespace, metric, dimension, value, statistic string, props *Props) {
+	awscloudwatch.NewCfnAlarm(p, jsii.String(id), &awscloudwatch.CfnAlarmProps{
+		AlarmName:          jsii.String(name),
+		AlarmDescription:   jsii.String(description),
+		Namespace:          jsii.String(namespace),
+		MetricName:         jsii.String(metric),
+		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String(dimension), Value: jsii.String(value)}},
+		Statistic:          jsii.String(statistic),
 		Period:             jsii.Number(300),
 		EvaluationPeriods:  jsii.Number(1),
 		Threshold:          jsii.Number(1),
