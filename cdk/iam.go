@@ -162,52 +162,36 @@ func (f *fnPlan) policyStatements(a arns) (stmts []statement, wildcards []string
 	stmts = append(stmts, readVersions...)
 	stmts = append(stmts, listStmts...)
 
-	var writeObjects, deleteObjects []statement
-	for _, w := range writes {
-		if w.Bucket == nil {
-			continue
+	// Object writes and deletes: one statement each, over every key pattern.
+	objects := func(accs []pipeline.Access, sid string, actions []string) {
+		var st []statement
+		for _, acc := range accs {
+			if acc.Bucket != nil {
+				res := objectARN(a, acc)
+				wildcards = append(wildcards, res)
+				st = mergeInto(st, sid, actions, res)
+			}
 		}
-		res := objectARN(a, w)
-		wildcards = append(wildcards, res)
-		writeObjects = mergeInto(writeObjects, "WriteObjects", objectWriteActions, res)
+		stmts = append(stmts, st...)
 	}
-	for _, d := range deletes {
-		if d.Bucket == nil {
-			continue
-		}
-		res := objectARN(a, d)
-		wildcards = append(wildcards, res)
-		deleteObjects = mergeInto(deleteObjects, "DeleteObjects", objectDeleteActions, res)
-	}
-	stmts = append(stmts, writeObjects...)
-	stmts = append(stmts, deleteObjects...)
+	objects(writes, "WriteObjects", objectWriteActions)
+	objects(deletes, "DeleteObjects", objectDeleteActions)
 
-	var readTables, writeTables []string
-	for _, r := range reads {
-		if r.Table != nil {
-			readTables = appendNew(readTables, a.tableARN(r.Table))
+	// Item actions: one statement per kind of access, over its tables.
+	tables := func(accs []pipeline.Access, sid string, actions []string) {
+		var arns []string
+		for _, acc := range accs {
+			if acc.Table != nil {
+				arns = appendNew(arns, a.tableARN(acc.Table))
+			}
+		}
+		if len(arns) > 0 {
+			stmts = append(stmts, statement{sid: sid, actions: actions, resources: arns})
 		}
 	}
-	for _, w := range writes {
-		if w.Table != nil {
-			writeTables = appendNew(writeTables, a.tableARN(w.Table))
-		}
-	}
-	if len(readTables) > 0 {
-		stmts = append(stmts, statement{sid: "ReadTables", actions: tableReadActions, resources: readTables})
-	}
-	if len(writeTables) > 0 {
-		stmts = append(stmts, statement{sid: "WriteTables", actions: tableWriteActions, resources: writeTables})
-	}
-	var deleteTables []string
-	for _, d := range deletes {
-		if d.Table != nil {
-			deleteTables = appendNew(deleteTables, a.tableARN(d.Table))
-		}
-	}
-	if len(deleteTables) > 0 {
-		stmts = append(stmts, statement{sid: "DeleteItems", actions: tableDeleteActions, resources: deleteTables})
-	}
+	tables(reads, "ReadTables", tableReadActions)
+	tables(writes, "WriteTables", tableWriteActions)
+	tables(deletes, "DeleteItems", tableDeleteActions)
 	return stmts, dedupe(wildcards)
 }
 
