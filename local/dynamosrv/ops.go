@@ -754,21 +754,8 @@ func (db *DB) putItem(in putInput) (any, error) {
 	default:
 		return nil, validation("ReturnValues can only be ALL_OLD or NONE")
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	t, err := db.table(in.TableName)
+	t, old, n, _, err := db.writeOne(in.TableName, func(t *table) (*preparedWrite, error) { return db.preparePut(t, in) })
 	if err != nil {
-		return nil, err
-	}
-	w, err := db.preparePut(t, in)
-	if err != nil {
-		return nil, err
-	}
-	old, n, _, err := w.evaluate()
-	if err != nil {
-		return nil, err
-	}
-	if err := db.commit([]change{{t: t, old: old, new: n}}); err != nil {
 		return nil, err
 	}
 	out := map[string]any{}
@@ -779,6 +766,30 @@ func (db *DB) putItem(in putInput) (any, error) {
 		out["ConsumedCapacity"] = c
 	}
 	return out, nil
+}
+
+// writeOne applies a single-item write under the lock: it finds the
+// table, prepares the write, evaluates its condition and expressions and
+// commits the change (a delete of a missing item commits nothing).
+func (db *DB) writeOne(name string, prepare func(*table) (*preparedWrite, error)) (t *table, old, n Item, touched []string, err error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if t, err = db.table(name); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	w, err := prepare(t)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if old, n, touched, err = w.evaluate(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if old != nil || n != nil {
+		if err := db.commit([]change{{t: t, old: old, new: n}}); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	return t, old, n, touched, nil
 }
 
 func writeUnits(items ...Item) float64 {
@@ -859,21 +870,8 @@ func (db *DB) updateItem(in keyInput) (any, error) {
 	default:
 		return nil, validation("1 validation error detected: Value '" + in.ReturnValues + "' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]")
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	t, err := db.table(in.TableName)
+	t, old, n, touched, err := db.writeOne(in.TableName, func(t *table) (*preparedWrite, error) { return db.prepareKeyed(t, in, "update") })
 	if err != nil {
-		return nil, err
-	}
-	w, err := db.prepareKeyed(t, in, "update")
-	if err != nil {
-		return nil, err
-	}
-	old, n, touched, err := w.evaluate()
-	if err != nil {
-		return nil, err
-	}
-	if err := db.commit([]change{{t: t, old: old, new: n}}); err != nil {
 		return nil, err
 	}
 	out := map[string]any{}
@@ -916,24 +914,9 @@ func (db *DB) deleteItem(in keyInput) (any, error) {
 	default:
 		return nil, validation("ReturnValues can only be ALL_OLD or NONE")
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	t, err := db.table(in.TableName)
+	t, old, _, _, err := db.writeOne(in.TableName, func(t *table) (*preparedWrite, error) { return db.prepareKeyed(t, in, "delete") })
 	if err != nil {
 		return nil, err
-	}
-	w, err := db.prepareKeyed(t, in, "delete")
-	if err != nil {
-		return nil, err
-	}
-	old, _, _, err := w.evaluate()
-	if err != nil {
-		return nil, err
-	}
-	if old != nil {
-		if err := db.commit([]change{{t: t, old: old}}); err != nil {
-			return nil, err
-		}
 	}
 	out := map[string]any{}
 	if in.ReturnValues == "ALL_OLD" && old != nil {
