@@ -214,18 +214,14 @@ func keyDef(k pipeline.Key) dynamosrv.KeyDef {
 // stageEnv is what stages run against: declared names, clients sent to the
 // endpoint.
 func (e *Environment) stageEnv() *pipeline.Env {
+	// Resources keep their declared names locally, which is what an Env
+	// without Buckets and Tables entries uses.
 	env := &pipeline.Env{
-		Buckets: map[string]string{},
-		Tables:  map[string]string{},
 		Streams: map[string]string{},
 		AWS:     e.AWSConfig(),
 		Logger:  e.opts.StageLogger,
 	}
-	for _, b := range e.app.Buckets() {
-		env.Buckets[b.Name()] = b.Name()
-	}
 	for _, t := range e.app.Tables() {
-		env.Tables[t.Name()] = t.Name()
 		if arn := e.streamARN(t.Name()); arn != "" {
 			env.Streams[t.Name()] = arn
 		}
