@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,28 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/nanopipe/nanopipe/internal/ddbjson"
+	"github.com/nanopipe/nanopipe/internal/lambdasample"
 	"github.com/nanopipe/nanopipe/triggers"
 )
-
-// lambdaSample reads a sample event shipped with aws-lambda-go from the
-// module cache. It fails, rather than skips, when the module is missing:
-// those samples are what the decoder is checked against.
-func lambdaSample(t *testing.T, name string) []byte {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("locate github.com/aws/aws-lambda-go: %v", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatal("github.com/aws/aws-lambda-go is not in the module cache (go mod download)")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "events", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // sampleItem covers the attributes of aws-lambda-go's dynamodb-event.json.
 type sampleItem struct {
@@ -128,7 +107,7 @@ func compareWithReference[T any](t *testing.T, payload []byte) *triggers.StreamE
 }
 
 func TestDecodeStreamSample(t *testing.T) {
-	ev := compareWithReference[sampleItem](t, lambdaSample(t, "dynamodb-event.json"))
+	ev := compareWithReference[sampleItem](t, lambdasample.Read(t, "dynamodb-event.json"))
 	// Spot checks, so that a reference that decodes nothing cannot pass.
 	c := ev.Changes[1]
 	if c.New == nil || c.New.IntegerNumber != 123 || c.New.Map.Name != "Joe" || len(c.New.BinarySet) != 2 || c.New.EmptyStringSet == nil {
@@ -141,11 +120,11 @@ func TestDecodeStreamSample(t *testing.T) {
 		t.Errorf("CreatedAt %v", c.CreatedAt)
 	}
 	// The same payload into a generic item.
-	compareWithReference[map[string]any](t, lambdaSample(t, "dynamodb-event.json"))
+	compareWithReference[map[string]any](t, lambdasample.Read(t, "dynamodb-event.json"))
 }
 
 func TestDecodeStreamTimeWindowSample(t *testing.T) {
-	payload := lambdaSample(t, "dynamodb-time-window-event.json")
+	payload := lambdasample.Read(t, "dynamodb-time-window-event.json")
 	ev := compareWithReference[sampleItem](t, payload)
 	var want events.DynamoDBTimeWindowEvent
 	if err := json.Unmarshal(payload, &want); err != nil {
@@ -165,7 +144,7 @@ func TestDecodeStreamTimeWindowSample(t *testing.T) {
 }
 
 func TestDecodeStreamMalformed(t *testing.T) {
-	_, err := triggers.DecodeStream[sampleItem](lambdaSample(t, "dynamodb-event-malformed.2.json"))
+	_, err := triggers.DecodeStream[sampleItem](lambdasample.Read(t, "dynamodb-event-malformed.2.json"))
 	var se *ddbjson.SyntaxError
 	if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), "triggers: ") {
 		t.Fatalf("got %v, want a triggers: error wrapping a syntax error", err)
@@ -244,7 +223,7 @@ func TestDecodeStreamTestdata(t *testing.T) {
 // TestDecodeStreamOwnsItsCopy checks that the caller's buffer can be
 // reused once DecodeStream returns.
 func TestDecodeStreamOwnsItsCopy(t *testing.T) {
-	payload := lambdaSample(t, "dynamodb-event.json")
+	payload := lambdasample.Read(t, "dynamodb-event.json")
 	ev, err := triggers.DecodeStream[sampleItem](payload)
 	if err != nil {
 		t.Fatal(err)

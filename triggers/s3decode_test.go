@@ -1,36 +1,18 @@
 package triggers_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/lambdasample"
 	"github.com/nanopipe/nanopipe/triggers"
 )
-
-// lambdaTestdata returns the path of a sample event shipped with
-// aws-lambda-go, read from the module cache so the real AWS samples are
-// what the tests decode.
-func lambdaTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("locate aws-lambda-go in the module cache: %v", err)
-	}
-	data, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "events", "testdata", name))
-	if err != nil {
-		t.Fatalf("read aws-lambda-go sample %s: %v", name, err)
-	}
-	return data
-}
 
 func TestDecodeObjectsGolden(t *testing.T) {
 	for _, name := range []string{"s3-event.json", "s3-event-with-decoded.json"} {
 		t.Run(name, func(t *testing.T) {
-			objs, err := triggers.DecodeObjects(lambdaTestdata(t, name))
+			objs, err := triggers.DecodeObjects(lambdasample.Read(t, name))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,9 +3,6 @@ package ddbjson
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,39 +10,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/nanopipe/nanopipe/internal/lambdasample"
 )
-
-// lambdaTestdata returns the path of a sample event shipped with
-// aws-lambda-go, from the module cache. The test fails, rather than
-// skips, when the module cannot be found: the samples are the reference.
-func lambdaTestdata(t testing.TB, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("locate github.com/aws/aws-lambda-go: %v", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatal("github.com/aws/aws-lambda-go is not in the module cache (go mod download)")
-	}
-	return filepath.Join(dir, "events", "testdata", name)
-}
-
-func readSample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(lambdaTestdata(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestParseEventSamples compares ParseEvent with encoding/json into
 // aws-lambda-go's types on the real sample events.
 func TestParseEventSamples(t *testing.T) {
 	for _, name := range []string{"dynamodb-event.json", "dynamodb-time-window-event.json"} {
 		t.Run(name, func(t *testing.T) {
-			data := readSample(t, name)
+			data := lambdasample.Read(t, name)
 			var want events.DynamoDBTimeWindowEvent
 			if err := json.Unmarshal(data, &want); err != nil {
 				t.Fatal(err)
@@ -118,7 +92,7 @@ func TestParseEventSamples(t *testing.T) {
 }
 
 func TestParseEventMalformedSample(t *testing.T) {
-	data := readSample(t, "dynamodb-event-malformed.2.json")
+	data := lambdasample.Read(t, "dynamodb-event-malformed.2.json")
 	var ev Event
 	err := ParseEvent(data, &ev)
 	var se *SyntaxError
@@ -207,7 +181,7 @@ func TestParseEventErrors(t *testing.T) {
 // TestParseEventFunc checks that in-place decoding sees every image and
 // that a failed decode does not derail the scan.
 func TestParseEventFunc(t *testing.T) {
-	data := readSample(t, "dynamodb-time-window-event.json")
+	data := lambdasample.Read(t, "dynamodb-time-window-event.json")
 	type item struct {
 		ID      int
 		Message string

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/nanopipe/nanopipe/internal/lambdasample"
 )
 
 var unmarshalSeeds = []string{
@@ -74,7 +76,7 @@ func FuzzParseEvent(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"eventID":"1","dynamodb":{"Keys":{"a":{"S":"b"}},"NewImage":null,"SizeBytes":3,"ApproximateCreationDateTime":1.5}}],"window":{"start":"2020-07-30T17:00:00Z"},"state":{"a":"b"}}`))
 	f.Add([]byte(`{"Records":[{"eventID":"\u00e9","x":[1,{"y":"\""}]}]}`))
 	for _, name := range []string{"dynamodb-event.json", "dynamodb-time-window-event.json", "dynamodb-event-malformed.2.json"} {
-		f.Add(readSample(f, name))
+		f.Add(lambdasample.Read(f, name))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ev Event
