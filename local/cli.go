@@ -35,7 +35,8 @@ import (
 type Command struct {
 	App  *pipeline.App
 	Name string
-	// SampleFile, when set, is the file the printed upload command uses.
+	// SampleFile, when set and present, is the file the printed upload
+	// command uses.
 	SampleFile string
 	// Items gives, per table, a sample item (DynamoDB JSON) for the printed
 	// put-item command; tables without one get an item of just its key.
@@ -52,8 +53,15 @@ type Command struct {
 	Stderr  io.Writer
 }
 
-// Main runs the command named by os.Args and exits with its status.
+// Main is the whole main of an app's binary outside its Lambda build: in
+// Lambda (AWS_LAMBDA_RUNTIME_API set) it serves the app's stages with
+// App.Main; otherwise it runs the command named by os.Args and exits with
+// its status.
 func (c Command) Main() {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		c.App.Main()
+		return
+	}
 	if c.Name == "" {
 		c.Name = filepath.Base(os.Args[0])
 	}
@@ -242,7 +250,7 @@ func (c *Command) banner(p *printer, env *Environment, dir string) {
 			continue
 		}
 		file := c.SampleFile
-		if file == "" {
+		if _, err := os.Stat(file); file == "" || err != nil {
 			file = "FILE"
 		}
 		key := t.Prefix + "example" + t.Suffix

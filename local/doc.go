@@ -5,13 +5,10 @@
 //
 // # Running an app
 //
-// An app's binary runs Command.Main when it is not running in Lambda:
+// An app's binary runs Command.Main, which serves the stages with
+// App.Main when it runs in Lambda and the local commands otherwise:
 //
 //	func main() {
-//		if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-//			app.App.Main()
-//			return
-//		}
 //		local.Command{App: app.App, Name: "go run ./examples/photos"}.Main()
 //	}
 //

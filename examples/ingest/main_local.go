@@ -11,25 +11,15 @@
 package main
 
 import (
-	"os"
-
 	"github.com/nanopipe/nanopipe/examples/ingest/app"
 	"github.com/nanopipe/nanopipe/local"
 )
 
 func main() {
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		app.App.Main()
-		return
-	}
-	sample := "examples/ingest/testdata/customers.csv"
-	if _, err := os.Stat(sample); err != nil {
-		sample = ""
-	}
 	local.Command{
 		App:        app.App,
 		Name:       "go run ./examples/ingest",
-		SampleFile: sample,
+		SampleFile: "examples/ingest/testdata/customers.csv",
 		Items:      map[string]string{"customers": `{"id":{"S":"c-manual"},"name":{"S":"Ada"},"email":{"S":"ada@example.com"},"country":{"S":"GB"},"plan":{"S":"pro"}}`},
 	}.Main()
 }

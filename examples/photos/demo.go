@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"time"
@@ -28,6 +29,9 @@ const demoKey = "incoming/samples/sample.jpg"
 func demo(sample string) func(context.Context, *local.Environment, func(string)) error {
 	return func(ctx context.Context, env *local.Environment, say func(string)) error {
 		data, err := os.ReadFile(sample)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // run from elsewhere than the repository root: no demo
+		}
 		if err != nil {
 			return fmt.Errorf("read the sample image: %w", err)
 		}

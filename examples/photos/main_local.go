@@ -11,34 +11,19 @@
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/local"
 )
 
 func main() {
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		app.App.Main()
-		return
-	}
-	sample := "examples/photos/testdata/sample.jpg"
-	if _, err := os.Stat(sample); err != nil {
-		sample = ""
-	}
 	local.Command{
 		App:        app.App,
 		Name:       "go run ./examples/photos",
-		SampleFile: sample,
-		Demo:       demoIfSample(sample),
+		SampleFile: sampleFile,
+		Demo:       demo(sampleFile),
 		Items:      map[string]string{"photos": `{"id":{"S":"manual/1.jpg"},"album":{"S":"manual"}}`},
 	}.Main()
 }
 
-func demoIfSample(sample string) func(context.Context, *local.Environment, func(string)) error {
-	if sample == "" {
-		return nil
-	}
-	return demo(sample)
-}
+// sampleFile is the bundled sample, found when run from the repository root.
+const sampleFile = "examples/photos/testdata/sample.jpg"
