@@ -19,8 +19,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nanopipe/nanopipe/local/deadletter"
-	"github.com/nanopipe/nanopipe/local/engine"
+	"github.com/nanopipe/nanopipe/local/internal/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nanopipe/nanopipe/local/rie"
-	"github.com/nanopipe/nanopipe/local/watch"
+	"github.com/nanopipe/nanopipe/local/internal/rie"
+	"github.com/nanopipe/nanopipe/local/internal/watch"
 )
 
 // runtimeFlags are the dev command's flags saying how the stages run:

@@ -23,8 +23,8 @@ import (
 
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/engine"
-	"github.com/nanopipe/nanopipe/local/rie"
+	"github.com/nanopipe/nanopipe/local/internal/engine"
+	"github.com/nanopipe/nanopipe/local/internal/rie"
 	faults "github.com/nanopipe/nanopipe/local/testdata/faults/app"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"

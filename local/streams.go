@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nanopipe/nanopipe/local/dynamosrv"
-	"github.com/nanopipe/nanopipe/local/engine"
+	"github.com/nanopipe/nanopipe/local/internal/dynamosrv"
+	"github.com/nanopipe/nanopipe/local/internal/engine"
 )
 
 // EmbeddedStreams reads the embedded DynamoDB's streams in-process, for

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/engine"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -26,7 +25,7 @@ type env struct {
 	*local.Environment
 	t  testing.TB
 	mu sync.Mutex
-	ds []engine.Delivery
+	ds []local.Delivery
 }
 
 // start runs app on an in-memory local environment: uploads and table
@@ -40,7 +39,7 @@ func start(t testing.TB, app *pipeline.App) *env {
 		AsyncRetryDelay:  5 * time.Millisecond,
 		StreamRetryDelay: time.Millisecond,
 		MaxRetryDelay:    20 * time.Millisecond,
-		Observer: func(d engine.Delivery) {
+		Observer: func(d local.Delivery) {
 			e.mu.Lock()
 			e.ds = append(e.ds, d)
 			e.mu.Unlock()

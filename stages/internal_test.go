@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/engine"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -34,7 +33,7 @@ type row struct {
 	N  int    `dynamodbav:"n"`
 }
 
-func startLocal(t *testing.T, app *pipeline.App, observe func(engine.Delivery)) *local.Environment {
+func startLocal(t *testing.T, app *pipeline.App, observe func(local.Delivery)) *local.Environment {
 	t.Helper()
 	e, err := local.Start(context.Background(), app, local.Options{Addr: "127.0.0.1:0", Shards: 1, AsyncRetryDelay: time.Millisecond, Observer: observe})
 	if err != nil {
@@ -85,7 +84,7 @@ func TestLoadResumes(t *testing.T) {
 			Load[row](app, "load", in.Created(triggers.Suffix(".csv"), triggers.Retries(2)), tb)
 			var mu sync.Mutex
 			var outcomes []string
-			e := startLocal(t, app, func(d engine.Delivery) {
+			e := startLocal(t, app, func(d local.Delivery) {
 				mu.Lock()
 				outcomes = append(outcomes, d.Outcome+" "+d.Error)
 				mu.Unlock()

@@ -18,7 +18,6 @@ import (
 
 	"github.com/nanopipe/nanopipe/examples/ingest/app"
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/engine"
 	"github.com/nanopipe/nanopipe/stages"
 )
 
@@ -67,7 +66,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ctx := context.Background()
 	var loadTook atomic.Int64
-	observe := func(d engine.Delivery) {
+	observe := func(d local.Delivery) {
 		if d.Stage == "load-csv" && strings.Contains(d.Event, "customers-100k.csv") {
 			loadTook.Store(int64(d.Duration))
 		}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/proc"
-	"github.com/nanopipe/nanopipe/local/s3srv"
+	"github.com/nanopipe/nanopipe/local/internal/s3srv"
 )
 
 // Install is the hint given when versitygw cannot be found.

@@ -40,7 +40,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nanopipe/nanopipe/local/rie"
+	"github.com/nanopipe/nanopipe/local/internal/rie"
 )
 
 // Target is what runs the binary: a *rie.Runner.

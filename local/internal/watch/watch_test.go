@@ -22,8 +22,8 @@ import (
 
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/rie"
-	"github.com/nanopipe/nanopipe/local/watch"
+	"github.com/nanopipe/nanopipe/local/internal/rie"
+	"github.com/nanopipe/nanopipe/local/internal/watch"
 )
 
 // copyApp copies the photos example into a module of its own under dir

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/conformance"
-	"github.com/nanopipe/nanopipe/local/dynamolocal"
+	"github.com/nanopipe/nanopipe/local/internal/conformance"
+	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
 )
 
 // ddbLocal is the DynamoDB Local every test of the binary shares: it takes

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nanopipe/nanopipe/local/s3srv"
+	"github.com/nanopipe/nanopipe/local/internal/s3srv"
 )
 
 // webhookRecord is one record as versitygw 1.8 posts it to the webhook:

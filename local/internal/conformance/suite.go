@@ -25,8 +25,8 @@ import (
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/nanopipe/nanopipe/local"
-	"github.com/nanopipe/nanopipe/local/deadletter"
-	"github.com/nanopipe/nanopipe/local/engine"
+	"github.com/nanopipe/nanopipe/local/internal/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
-	"github.com/nanopipe/nanopipe/local/engine"
+	"github.com/nanopipe/nanopipe/local/internal/engine"
 )
 
 // Streams is the engine's stream source for DynamoDB Local: the Streams

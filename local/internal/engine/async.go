@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nanopipe/nanopipe/local/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )

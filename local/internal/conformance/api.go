@@ -16,7 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/nanopipe/nanopipe/local/dynamosrv"
+	"github.com/nanopipe/nanopipe/local/internal/dynamosrv"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
