@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
 	"github.com/nanopipe/nanopipe/local/internal/dynamosrv"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
-	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/s3srv"
 	"github.com/nanopipe/nanopipe/local/internal/versity"
 	"github.com/nanopipe/nanopipe/pipeline"

@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
 	"github.com/nanopipe/nanopipe/local/internal/dynamosrv"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
-	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/s3srv"
 	"github.com/nanopipe/nanopipe/pipeline"
 )

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nanopipe/nanopipe/local/internal/access"
-	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/awsconf"
+	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/rie"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
