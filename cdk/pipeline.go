@@ -497,6 +497,10 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 		// The runtime's default is info.
 		env[pipeline.EnvLogLevel] = obs.LogLevel
 	}
+	if obs.Tracing {
+		// The runtime records the stages' AWS calls as subsegments.
+		env[pipeline.EnvTracing] = "active"
+	}
 	vars := make(map[string]*string, len(env))
 	for k, v := range env {
 		vars[k] = jsii.String(v)

@@ -759,6 +759,13 @@ func TestTracing(t *testing.T) {
 	if len(traced) != 1 || traced[mail] == nil {
 		t.Errorf("traced %v, want the mail group's function only", slices.Sorted(maps.Keys(traced)))
 	}
+	has(t, tmpl, "AWS::Lambda::Function", map[string]any{
+		"TracingConfig": map[string]any{"Mode": "Active"},
+		"Environment":   map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"NANOPIPE_TRACING": "active"})},
+	})
+	if n := len(resources(t, tmpl, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"NANOPIPE_TRACING": assertions.Match_AnyValue()})}})); n != 1 {
+		t.Errorf("%d functions with NANOPIPE_TRACING, want 1", n)
+	}
 	equalJSON(t, "mail's X-Ray statement", statements(t, tmpl, "Mail")["WriteTraces"], map[string]any{
 		"Sid": "WriteTraces", "Effect": "Allow", "Action": []any{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "Resource": "*",
 	})

@@ -106,6 +106,9 @@ func EnvFromEnviron(app *App, getenv func(string) string, cfg aws.Config) (*Env,
 		stages = append(stages, s)
 	}
 	env := &Env{Buckets: map[string]string{}, Tables: map[string]string{}, Streams: map[string]string{}, AWS: cfg}
+	if getenv(EnvTracing) != "" {
+		env.AWS = traced(cfg, getenv("AWS_XRAY_DAEMON_ADDRESS"))
+	}
 	var missing []string
 	bs, ts := Resources(stages)
 	for _, b := range bs {
