@@ -124,7 +124,8 @@ func (h harness) run(tb testing.TB, out string, cmd *exec.Cmd) timing {
 	return t
 }
 
-// resourceTypes counts a synthesized template's resources by type.
+// resourceTypes counts a synthesized template's resources by type, and
+// its outputs.
 func resourceTypes(tb testing.TB, out string) map[string]int {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join(out, "Bench.template.json"))
@@ -133,11 +134,13 @@ func resourceTypes(tb testing.TB, out string) map[string]int {
 	}
 	var tmpl struct {
 		Resources map[string]struct{ Type string }
+		Outputs   map[string]any
 	}
 	if err := json.Unmarshal(b, &tmpl); err != nil {
 		tb.Fatal(err)
 	}
-	counts := map[string]int{}
+	// The stack outputs count as one more kind.
+	counts := map[string]int{"(stack outputs)": len(tmpl.Outputs)}
 	for _, r := range tmpl.Resources {
 		counts[r.Type]++
 	}
