@@ -469,23 +469,28 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 			PolicyDocument: policyDocument(stmts),
 		}},
 	})
+	// One cdk_nag entry per resource: a second would replace the first.
+	var suppress []nagSuppression
 	if len(wildcards) > 0 {
 		applies := make([]any, len(wildcards))
 		for i, w := range wildcards {
 			applies[i] = map[string]any{"regex": "/^Resource::.*" + regexp.QuoteMeta(literalTail(w)) + "$/"}
 		}
-		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+		suppress = append(suppress, nagSuppression{
 			id:        "AwsSolutions-IAM5",
 			reason:    "Object access is scoped to the keys the stages declare (bucket/prefix*suffix), and dynamodb:ListStreams to the streams of the triggering table, whose label exists only after deploy; every action is named, none is a wildcard.",
 			appliesTo: applies,
-		}))
+		})
 	}
 	if obs.Tracing {
-		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+		suppress = append(suppress, nagSuppression{
 			id:        "AwsSolutions-IAM5",
 			reason:    "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; Resource * is the only form IAM accepts for them.",
 			appliesTo: []any{"Resource::*"},
-		}))
+		})
+	}
+	if len(suppress) > 0 {
+		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(suppress...))
 	}
 
 	env := pipeline.FunctionEnvironment(f.stages,
