@@ -91,13 +91,19 @@ func (p *Pipeline) fixedAlarmName(parts ...string) *string {
 }
 
 // output adds a stack output whose logical ID is Props.OutputPrefix + id,
-// the same on every synth: docs/deploying.md lists them.
+// the same on every synth: docs/deploying.md lists them. The output is a
+// child of the stack itself, whose children's logical IDs are their ids:
+// one jsii call per output instead of two (create, override the ID). Two
+// pipelines in one stack without distinct prefixes fail the synth with a
+// duplicate construct name.
 func (p *Pipeline) output(id, value, description string) {
-	o := awscdk.NewCfnOutput(p, jsii.String(id+"Output"), &awscdk.CfnOutputProps{
+	if p.stack == nil {
+		p.stack = awscdk.Stack_Of(p)
+	}
+	awscdk.NewCfnOutput(p.stack, jsii.String(p.props.OutputPrefix+id), &awscdk.CfnOutputProps{
 		Value:       jsii.String(value),
 		Description: jsii.String(description),
 	})
-	o.OverrideLogicalId(jsii.String(p.props.OutputPrefix + id))
 }
 
 // addAlarmTopic sets the alarm actions: the ARNs in Props.AlarmActions, or

@@ -106,6 +106,7 @@ type Pipeline struct {
 	actions     []string        // alarm and OK actions of every alarm
 	props       *Props
 	thresholds  Alarms
+	stack       awscdk.Stack // holds the outputs
 
 	partition, region, account string
 }
