@@ -70,8 +70,10 @@ type Props struct {
 	// Keep it on for stacks deployed with fixed names, whose resources
 	// would otherwise be replaced.
 	FixedNames bool
-	// OutputPrefix starts the logical ID of every stack output, for two
-	// pipelines in one stack; letters and digits. Default "".
+	// OutputPrefix starts the logical ID of every stack output; letters
+	// and digits, default "". A second pipeline in the same stack needs a
+	// prefix of its own: without one, New panics with "There is already a
+	// Construct with name ..." (the first output both would add).
 	OutputPrefix string
 }
 
