@@ -94,12 +94,9 @@ func (p *Pipeline) fixedAlarmName(parts ...string) *string {
 // the same on every synth: docs/deploying.md lists them. The output is a
 // child of the stack itself, whose children's logical IDs are their ids:
 // one jsii call per output instead of two (create, override the ID). Two
-// pipelines in one stack without distinct prefixes fail the synth with a
-// duplicate construct name.
+// pipelines in one stack without distinct prefixes would add outputs of
+// the same name, which NewSafely refuses first.
 func (p *Pipeline) output(id, value, description string) {
-	if p.stack == nil {
-		p.stack = awscdk.Stack_Of(p)
-	}
 	awscdk.NewCfnOutput(p.stack, jsii.String(p.props.OutputPrefix+id), &awscdk.CfnOutputProps{
 		Value:       jsii.String(value),
 		Description: jsii.String(description),

@@ -72,8 +72,7 @@ type Props struct {
 	FixedNames bool
 	// OutputPrefix starts the logical ID of every stack output; letters
 	// and digits, default "". A second pipeline in the same stack needs a
-	// prefix of its own: without one, New panics with "There is already a
-	// Construct with name ..." (the first output both would add).
+	// prefix of its own (NewSafely says so).
 	OutputPrefix string
 }
 
@@ -190,6 +189,13 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// The outputs are children of the stack (see output): a second
+	// pipeline there needs a prefix of its own.
+	stack := awscdk.Stack_Of(scope)
+	marker := jsii.String("NanopipeOutputs" + props.OutputPrefix)
+	if stack.Node().TryFindChild(marker) != nil {
+		return nil, fmt.Errorf("cdk: the stack already holds a pipeline whose outputs have the prefix %q; give this one a Props.OutputPrefix of its own", props.OutputPrefix)
+	}
 	assets := map[pipeline.Arch]string{}
 	for _, arch := range pl.archs {
 		if dir, ok := props.Prebuilt[arch]; ok {
@@ -227,6 +233,8 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 	// Registered with jsii as the construct itself, so p can be passed
 	// wherever CDK takes a construct.
 	constructs.NewConstruct_Override(p, scope, jsii.String(id))
+	constructs.NewConstruct(stack, marker)
+	p.stack = stack
 	tags := awscdk.Tags_Of(p)
 	tags.Add(jsii.String("nanopipe:app"), jsii.String(app.Name()), nil)
 	tags.Add(jsii.String("nanopipe:environment"), jsii.String(env), nil)

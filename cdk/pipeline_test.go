@@ -675,6 +675,23 @@ func TestOutputs(t *testing.T) {
 	if _, ok := doc.Outputs["ShopOrdersTableName"]; !ok || len(doc.Outputs) != len(want) {
 		t.Errorf("outputs with prefix Shop: %v", slices.Sorted(maps.Keys(doc.Outputs)))
 	}
+
+	// Two pipelines in one stack: the second needs its own prefix.
+	st := stack()
+	cdk.New(st, "Shop", shop(), &cdk.Props{Prebuilt: prebuilt})
+	if _, err := cdk.NewSafely(st, "Again", shop(), &cdk.Props{Prebuilt: prebuilt}); err == nil || !strings.Contains(err.Error(), "OutputPrefix") {
+		t.Errorf("a second pipeline with the same prefix: %v", err)
+	}
+	if st.Node().TryFindChild(jsii.String("Again")) != nil {
+		t.Error("the refused pipeline left a construct behind")
+	}
+	cdk.New(st, "Other", shop(), &cdk.Props{Prebuilt: prebuilt, OutputPrefix: "Other"})
+	b, _ = json.Marshal(assertions.Template_FromStack(st, nil).ToJSON())
+	doc.Outputs = nil
+	json.Unmarshal(b, &doc)
+	if len(doc.Outputs) != 2*len(want) {
+		t.Errorf("two pipelines: %d outputs, want %d", len(doc.Outputs), 2*len(want))
+	}
 }
 
 // TestNames checks CloudFormation names what the construct creates
