@@ -56,7 +56,9 @@ func operandValue(item Item, o operand) (*Value, error) {
 		case KM:
 			n = len(v.M)
 		default:
-			return nil, validation("Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: " + v.K.String())
+			// DynamoDB treats size of a number, a Boolean or a null as
+			// a comparison that fails, not as an error.
+			return nil, nil
 		}
 		return &Value{K: KN, Str: strconv.Itoa(n)}, nil
 	case ifNotExistsOp:

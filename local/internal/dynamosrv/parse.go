@@ -17,6 +17,26 @@ type parser struct {
 	values map[string]*Value
 	used   *usage
 	what   string // "ConditionExpression", ... for messages
+	depth  int    // nesting of parentheses, NOT and functions being parsed
+	paren  bool   // the condition just parsed is one in parentheses
+}
+
+// DynamoDB's limits on expressions: an expression string holds at most
+// 4 KB, a document path at most 32 levels. Nesting is bounded too (by the
+// size, and explicitly so that no expression can exhaust the stack).
+const (
+	maxExprBytes  = 4096
+	maxPathDepth  = 32
+	maxExprNested = 256
+)
+
+// enter counts one level of nesting and refuses too many.
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > maxExprNested {
+		return p.errf("The expression has too many nesting levels; the maximum is %d", maxExprNested)
+	}
+	return nil
 }
 
 // usage records which placeholders the expressions of a request used.
@@ -55,6 +75,9 @@ func (u *usage) check(names map[string]string, values map[string]*Value) error {
 func newParser(what, src string, names map[string]string, values map[string]*Value, used *usage) (*parser, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, validation("Invalid " + what + ": The expression can not be empty;")
+	}
+	if len(src) > maxExprBytes {
+		return nil, validation(fmt.Sprintf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", what, len(src)))
 	}
 	toks, err := lex(src)
 	if err != nil {
@@ -156,6 +179,9 @@ func (p *parser) path() (docPath, error) {
 			}
 		}
 		if !p.punct(".") {
+			if len(out) > maxPathDepth {
+				return nil, p.errf("The document path has too many nesting levels; nesting levels: %d", len(out))
+			}
 			return out, nil
 		}
 	}
@@ -218,6 +244,7 @@ func (p *parser) condition() (cond, error) {
 			return nil, err
 		}
 		l = orCond{l, r}
+		p.paren = false
 	}
 	return l, nil
 }
@@ -233,16 +260,22 @@ func (p *parser) andCond() (cond, error) {
 			return nil, err
 		}
 		l = andCond{l, r}
+		p.paren = false
 	}
 	return l, nil
 }
 
 func (p *parser) notCond() (cond, error) {
 	if p.keyword("NOT") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
 		c, err := p.notCond()
 		if err != nil {
 			return nil, err
 		}
+		p.depth--
+		p.paren = false
 		return notCond{c}, nil
 	}
 	return p.primary()
@@ -252,6 +285,9 @@ var condFuncs = map[string]int{"attribute_exists": 1, "attribute_not_exists": 1,
 
 func (p *parser) primary() (cond, error) {
 	if p.punct("(") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
 		c, err := p.condition()
 		if err != nil {
 			return nil, err
@@ -259,8 +295,15 @@ func (p *parser) primary() (cond, error) {
 		if err := p.expect(")"); err != nil {
 			return nil, err
 		}
+		if p.paren {
+			// "((a))": DynamoDB refuses parentheses around parentheses.
+			return nil, p.errf("The expression has redundant parentheses;")
+		}
+		p.depth--
+		p.paren = true
 		return c, nil
 	}
+	p.paren = false
 	t := p.peek()
 	if t.k == tName && p.toks[p.i+1].s == "(" && t.s != "size" {
 		n, ok := condFuncs[t.s]
@@ -351,7 +394,15 @@ func parseCondition(what, src string, names map[string]string, values map[string
 	if err != nil {
 		return nil, err
 	}
-	return c, p.done()
+	if err := p.done(); err != nil {
+		return nil, err
+	}
+	if what != "KeyConditionExpression" {
+		if err := checkOperands(what, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // parseProjection parses a projection expression.

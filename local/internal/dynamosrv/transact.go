@@ -1,6 +1,7 @@
 package dynamosrv
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -70,26 +71,42 @@ func (db *DB) transactWrite(in transactWriteInput) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		ws[i] = w
+	}
+	// Each item in turn: its condition; then, if it holds, whether it is
+	// the second action on one item and whether its update is valid for
+	// the item it meets. As in DynamoDB Local, a failed condition makes
+	// the item a cancellation reason (and does not count it as an action
+	// on its item), while an invalid update refuses the whole request;
+	// an update of a key or an item too large is the item's reason.
+	reasons := make([]CancellationReason, len(ws))
+	failed := false
+	var invalid error
+	var cs []change
+	for i, w := range ws {
+		old, n, _, err := w.evaluate()
+		reasons[i] = CancellationReason{Code: "None"}
+		var ae *APIError
+		if err != nil && errors.As(err, &ae) && ae.Type == "ConditionalCheckFailedException" {
+			failed = true
+			reasons[i] = CancellationReason{Code: "ConditionalCheckFailed", Message: "The conditional request failed", Item: ae.Item}
+			continue
+		}
 		id := w.t.meta.Name + "\x02" + w.t.tkey(w.key)
 		if seen[id] {
 			return nil, validation("Transaction request cannot include multiple operations on one item")
 		}
 		seen[id] = true
-		ws[i] = w
-	}
-	reasons := make([]CancellationReason, len(ws))
-	failed := false
-	var cs []change
-	for i, w := range ws {
-		old, n, _, err := w.evaluate()
-		reasons[i] = CancellationReason{Code: "None"}
 		if err != nil {
-			failed = true
-			if ae, ok := err.(*APIError); ok && ae.Type == "ConditionalCheckFailedException" {
-				reasons[i] = CancellationReason{Code: "ConditionalCheckFailed", Message: "The conditional request failed", Item: ae.Item}
-			} else if ae, ok := err.(*APIError); ok && ae.Type == "ValidationException" {
+			switch {
+			case ae != nil && ae.perItem:
+				failed = true
 				reasons[i] = CancellationReason{Code: "ValidationError", Message: ae.Message}
-			} else {
+			case ae != nil && ae.Type == "ValidationException":
+				if invalid == nil {
+					invalid = err
+				}
+			default:
 				return nil, err
 			}
 			continue
@@ -103,6 +120,9 @@ func (db *DB) transactWrite(in transactWriteInput) (any, error) {
 		default:
 			cs = append(cs, change{t: w.t, old: old, new: n})
 		}
+	}
+	if invalid != nil {
+		return nil, invalid
 	}
 	if failed {
 		codes := make([]string, len(reasons))

@@ -95,6 +95,10 @@ func (p *parser) setValue() (operand, error) {
 }
 
 func (p *parser) setOperand() (operand, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	t := p.peek()
 	if t.k == tName && p.toks[p.i+1].s == "(" {
 		switch t.s {
@@ -208,7 +212,7 @@ func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []s
 	for _, a := range actions {
 		for _, k := range keyNames {
 			if a.path[0].name == k {
-				return nil, nil, validation("One or more parameter values were invalid: Cannot update attribute " + k + ". This attribute is part of the key")
+				return nil, nil, itemInvalid("One or more parameter values were invalid: Cannot update attribute " + k + ". This attribute is part of the key")
 			}
 		}
 	}
@@ -237,7 +241,9 @@ func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []s
 				return nil, nil, err
 			}
 		case "REMOVE":
-			removePath(item, a.path)
+			if err := removePath(item, a.path); err != nil {
+				return nil, nil, err
+			}
 		case "ADD", "DELETE":
 			arg, _ := operandValue(old, a.val)
 			cur := resolve(item, a.path)
@@ -246,7 +252,9 @@ func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []s
 				return nil, nil, err
 			}
 			if nv == nil {
-				removePath(item, a.path)
+				if err := removePath(item, a.path); err != nil {
+					return nil, nil, err
+				}
 			} else if err := setPath(item, a.path, nv); err != nil {
 				return nil, nil, err
 			}
@@ -347,23 +355,31 @@ func setPath(item Item, p docPath, v *Value) error {
 	return nil
 }
 
-func removePath(item Item, p docPath) {
+// removePath removes the attribute p names. Like DynamoDB, it refuses a
+// path whose parent is missing or is not a map (for a name) or a list (for
+// an index), and ignores a missing last element.
+func removePath(item Item, p docPath) error {
 	if len(p) == 1 {
 		delete(item, p[0].name)
-		return
+		return nil
 	}
 	parent := resolve(item, p[:len(p)-1])
 	if parent == nil {
-		return
+		return updateErr("")
 	}
 	last := p[len(p)-1]
 	if last.isIdx {
-		if parent.K == KL && last.index < len(parent.L) {
+		if parent.K != KL {
+			return updateErr("")
+		}
+		if last.index < len(parent.L) {
 			parent.L = append(parent.L[:last.index:last.index], parent.L[last.index+1:]...)
 		}
-		return
+		return nil
 	}
-	if parent.K == KM {
-		delete(parent.M, last.name)
+	if parent.K != KM {
+		return updateErr("")
 	}
+	delete(parent.M, last.name)
+	return nil
 }
