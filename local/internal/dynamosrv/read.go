@@ -419,6 +419,9 @@ func (db *DB) query(in queryInput) (any, error) {
 					return nil, err
 				}
 				if !cont {
+					if endsRange(kc, rows[i].sk, true) {
+						res.LastEvaluatedKey = nil
+					}
 					break
 				}
 			}
@@ -437,6 +440,9 @@ func (db *DB) query(in queryInput) (any, error) {
 					return nil, err
 				}
 				if !cont {
+					if endsRange(kc, rows[i].sk, false) {
+						res.LastEvaluatedKey = nil
+					}
 					break
 				}
 			}
@@ -452,6 +458,28 @@ func (db *DB) query(in queryInput) (any, error) {
 // sortSearch returns the index of the first row after key (after=true) or
 // at or after key, in a partition's order. A key with a nil tkey compares
 // by sort key alone.
+// endsRange reports whether the key condition alone rules out any item
+// after sk (in the query's direction): no sort key, or sk at
+// the bound the query runs towards (<= or BETWEEN's upper bound going
+// forward, >= or BETWEEN's lower bound going backward). A page that ends
+// there carries no LastEvaluatedKey, as in DynamoDB Local; any other page
+// ended by Limit carries one, even if no item follows.
+func endsRange(kc keyCond, sk *Value, forward bool) bool {
+	if sk == nil {
+		return true
+	}
+	at := func(v *Value) bool { n, ok := compare(sk, v); return ok && n == 0 }
+	switch {
+	case forward && kc.skOp == "<=":
+		return at(kc.a)
+	case forward && kc.skOp == "BETWEEN":
+		return at(kc.b)
+	case !forward && (kc.skOp == ">=" || kc.skOp == "BETWEEN"):
+		return at(kc.a)
+	}
+	return false
+}
+
 func sortSearch(rows []*row, key *row, after bool) int {
 	return sort.Search(len(rows), func(i int) bool {
 		r := rows[i]

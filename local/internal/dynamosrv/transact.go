@@ -71,17 +71,22 @@ func (db *DB) transactWrite(in transactWriteInput) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		id := w.t.meta.Name + "\x02" + w.t.tkey(w.key)
+		if seen[id] {
+			return nil, validation("Transaction request cannot include multiple operations on one item")
+		}
+		seen[id] = true
 		ws[i] = w
 	}
-	// Each item in turn: its condition; then, if it holds, whether it is
-	// the second action on one item and whether its update is valid for
-	// the item it meets. As in DynamoDB Local, a failed condition makes
-	// the item a cancellation reason (and does not count it as an action
-	// on its item), while an invalid update refuses the whole request;
-	// an update of a key or an item too large is the item's reason.
+	// Each item in turn: its condition; then, if it holds, whether its
+	// update is valid for the item it meets. A failed condition makes the
+	// item a cancellation reason, while an invalid update refuses the
+	// whole request; an update of a key or an item too large is the
+	// item's reason (ValidationError), as DynamoDB Local answers.
 	reasons := make([]CancellationReason, len(ws))
 	failed := false
 	var invalid error
+	stopped := false
 	var cs []change
 	for i, w := range ws {
 		old, n, _, err := w.evaluate()
@@ -92,22 +97,26 @@ func (db *DB) transactWrite(in transactWriteInput) (any, error) {
 			reasons[i] = CancellationReason{Code: "ConditionalCheckFailed", Message: "The conditional request failed", Item: ae.Item}
 			continue
 		}
-		id := w.t.meta.Name + "\x02" + w.t.tkey(w.key)
-		if seen[id] {
-			return nil, validation("Transaction request cannot include multiple operations on one item")
-		}
-		seen[id] = true
 		if err != nil {
 			switch {
 			case ae != nil && ae.perItem:
+				// DynamoDB Local stops at the first such item; the items
+				// after it are not evaluated (their reason is None).
 				failed = true
 				reasons[i] = CancellationReason{Code: "ValidationError", Message: ae.Message}
+				for j := i + 1; j < len(ws); j++ {
+					reasons[j] = CancellationReason{Code: "None"}
+				}
+				stopped = true
 			case ae != nil && ae.Type == "ValidationException":
 				if invalid == nil {
 					invalid = err
 				}
 			default:
 				return nil, err
+			}
+			if stopped {
+				break
 			}
 			continue
 		}
@@ -150,6 +159,7 @@ func (db *DB) transactGet(in transactGetInput) (any, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	var resp []map[string]any
+	seen := map[string]bool{}
 	for _, ti := range in.TransactItems {
 		g := ti.Get
 		if g == nil {
@@ -173,6 +183,11 @@ func (db *DB) transactGet(in transactGetInput) (any, error) {
 		if err := t.checkKey(g.Key); err != nil {
 			return nil, err
 		}
+		id := t.meta.Name + "\x02" + t.tkey(g.Key)
+		if seen[id] {
+			return nil, validation("Transaction request cannot include multiple operations on one item")
+		}
+		seen[id] = true
 		r := map[string]any{}
 		if it := t.get(g.Key); it != nil {
 			r["Item"] = project(it, proj)

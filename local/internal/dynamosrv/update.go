@@ -187,13 +187,20 @@ func updateErr(msg string) error {
 }
 
 // applyUpdate applies the actions to a copy of old and returns the new item
-// and the top-level attribute names it touched.
-func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []string, error) {
+// and the document paths of its actions.
+func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []docPath, error) {
 	item := old.clone()
 	if item == nil {
 		item = Item{}
 	}
-	var touched []string
+	var touched []docPath
+	for _, a := range actions {
+		for _, k := range keyNames {
+			if a.path[0].name == k {
+				return nil, nil, itemInvalid("One or more parameter values were invalid: Cannot update attribute " + k + ". This attribute is part of the key")
+			}
+		}
+	}
 	// Evaluate every SET value against the old item first, as DynamoDB does.
 	vals := make([]*Value, len(actions))
 	for i, a := range actions {
@@ -208,13 +215,6 @@ func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []s
 			return nil, nil, validation("The provided expression refers to an attribute that does not exist in the item")
 		}
 		vals[i] = v.clone()
-	}
-	for _, a := range actions {
-		for _, k := range keyNames {
-			if a.path[0].name == k {
-				return nil, nil, itemInvalid("One or more parameter values were invalid: Cannot update attribute " + k + ". This attribute is part of the key")
-			}
-		}
 	}
 	// REMOVE of list elements applies from the highest index down so that
 	// indexes refer to the list as it was.
@@ -234,7 +234,7 @@ func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []s
 	})
 	for _, i := range order {
 		a := actions[i]
-		touched = append(touched, a.path[0].name)
+		touched = append(touched, a.path)
 		switch a.kind {
 		case "SET":
 			if err := setPath(item, a.path, vals[i]); err != nil {

@@ -62,7 +62,7 @@ func (db *DB) preparePut(t *table, in putInput) (*preparedWrite, error) {
 // evaluate checks the write's condition against the current item and
 // computes the new one. It returns the old item and the new (nil for a
 // delete or a check).
-func (w *preparedWrite) evaluate() (old, new Item, touched []string, err error) {
+func (w *preparedWrite) evaluate() (old, new Item, touched []docPath, err error) {
 	old = w.t.get(w.key)
 	if w.cond != nil {
 		probe := old
@@ -124,7 +124,7 @@ func (db *DB) putItem(in putInput) (any, error) {
 // writeOne applies a single-item write under the lock: it finds the
 // table, prepares the write, evaluates its condition and expressions and
 // commits the change (a delete of a missing item commits nothing).
-func (db *DB) writeOne(name string, prepare func(*table) (*preparedWrite, error)) (t *table, old, n Item, touched []string, err error) {
+func (db *DB) writeOne(name string, prepare func(*table) (*preparedWrite, error)) (t *table, old, n Item, touched []docPath, err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if t, err = db.table(name); err != nil {
@@ -228,11 +228,14 @@ func (db *DB) updateItem(in keyInput) (any, error) {
 		return nil, err
 	}
 	out := map[string]any{}
+	// UPDATED_OLD and UPDATED_NEW return, as DynamoDB Local does, the
+	// whole top-level attribute of each action whose document path exists
+	// in the item before (or after) the update.
 	pick := func(src Item) Item {
 		r := Item{}
-		for _, k := range touched {
-			if v := src[k]; v != nil {
-				r[k] = v
+		for _, p := range touched {
+			if resolve(src, p) != nil {
+				r[p[0].name] = src[p[0].name]
 			}
 		}
 		return r
