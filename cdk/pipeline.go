@@ -234,7 +234,7 @@ func (p *Pipeline) function(name string) *deployedFunction {
 	if f, ok := p.functions[name]; ok {
 		return f
 	}
-	if s := p.plan.app.Stage(name); s != nil {
+	if s := p.plan.app.StageNamed(name); s != nil {
 		return p.functions[s.FunctionName()]
 	}
 	return nil

@@ -268,7 +268,7 @@ func TestRIEMatchesInProcessFaults(t *testing.T) {
 				joined := strings.Join(r.letters, "\n")
 				for _, want := range []string{
 					`AccessDenied: stage "objects" is not allowed s3:PutObject on s3://faults-inbox/elsewhere/undeclared-1`,
-					`add .Writes(<bucket faults-inbox>.Prefix("elsewhere/")) to its declaration`,
+					`add .Writes(<bucket faults-inbox>.Keys("elsewhere/", "")) to its declaration`,
 					`Task timed out after 1.00 seconds`,
 					`stage panicked: panicked on panic-1`,
 				} {
@@ -443,7 +443,7 @@ func TestDevFlags(t *testing.T) {
 			"stages run out of process: bootstrap built from ./testdata/faults, under aws-lambda-rie",
 			"watching the Go files of ./testdata/faults",
 			`objects        ObjectCreated:Put s3://faults-inbox/in/undeclared-1  after 2 attempts  dead-lettered`,
-			`add .Writes(<bucket faults-inbox>.Prefix("elsewhere/")) to its declaration`,
+			`add .Writes(<bucket faults-inbox>.Keys("elsewhere/", "")) to its declaration`,
 		}},
 		{"no enforcement", []string{"--enforce=false"}, []string{
 			"declared accesses are not enforced (--enforce=false)",

@@ -29,8 +29,8 @@ type describedB struct {
 type describedT struct {
 	Name      string     `json:"name"`
 	Existing  bool       `json:"existing,omitempty"`
-	Partition Key        `json:"partition"`
-	Sort      *Key       `json:"sort,omitempty"`
+	Partition KeyAttr    `json:"partition"`
+	Sort      *KeyAttr   `json:"sort,omitempty"`
 	Stream    StreamView `json:"stream,omitempty"`
 	StreamARN string     `json:"streamArn,omitempty"`
 	TTL       string     `json:"ttl,omitempty"`

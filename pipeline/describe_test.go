@@ -16,11 +16,11 @@ func describeApp(batch int, extraWrite bool) *pipeline.App {
 	a := pipeline.New("desc")
 	b := a.Bucket("desc-files")
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-	st := pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/")), onObj).Reads(b.Prefix("in/")).Writes(tb)
+	st := pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/")), onObj).Reads(b.Keys("in/", "")).Writes(tb)
 	if extraWrite {
-		st.Writes(b.Prefix("out/"))
+		st.Writes(b.Keys("out/", ""))
 	}
-	pipeline.OnChange(a, "index", tb.Changes(triggers.Inserts, triggers.BatchSize(batch), triggers.Where(triggers.NewImage("status").Equals("new"))), onItem)
+	pipeline.OnChange(a, "index", tb.Changes(triggers.Insert, triggers.BatchSize(batch), triggers.Where(triggers.NewImage("status").Equals("new"))), onItem)
 	return a
 }
 

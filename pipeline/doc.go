@@ -17,10 +17,10 @@
 //	var thumbnail = pipeline.OnObject(App, "thumbnail",
 //		uploads.Created(triggers.Prefix("incoming/"), triggers.Suffix(".jpg")),
 //		makeThumbnail, // func(ctx context.Context, o triggers.Object) error
-//	).Reads(uploads.Prefix("incoming/")).Writes(uploads.Prefix("thumbs/"), photos)
+//	).Reads(uploads.Keys("incoming/", "")).Writes(uploads.Keys("thumbs/", ""), photos)
 //
 //	var index = pipeline.OnChange(App, "index",
-//		photos.Changes(triggers.Inserts, triggers.BatchSize(100), triggers.Bisect()),
+//		photos.Changes(triggers.Insert, triggers.BatchSize(100), triggers.Bisect()),
 //		indexPhoto, // func(ctx context.Context, c triggers.Change[Photo]) error
 //	)
 //

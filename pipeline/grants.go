@@ -107,7 +107,7 @@ func (s *Stage) AuthorizeObject(action string, b *Bucket, key string) error {
 		method = "Deletes"
 	}
 	return &AccessDeniedError{Stage: s.name, Action: action, Resource: "s3://" + b.name + "/" + key,
-		Fix: fmt.Sprintf(".%s(%s.Prefix(%q))", method, bucketRef(b), keyDir(key))}
+		Fix: fmt.Sprintf(".%s(%s.Keys(%q, \"\"))", method, bucketRef(b), keyDir(key))}
 }
 
 // AuthorizeList reports whether the stage may list keys of bucket b under
@@ -120,7 +120,7 @@ func (s *Stage) AuthorizeList(b *Bucket, prefix string) error {
 		}
 	}
 	return &AccessDeniedError{Stage: s.name, Action: "s3:ListBucket", Resource: fmt.Sprintf("s3://%s (prefix %q)", b.name, prefix),
-		Fix: fmt.Sprintf(".Reads(%s.Prefix(%q))", bucketRef(b), prefix)}
+		Fix: fmt.Sprintf(".Reads(%s.Keys(%q, \"\"))", bucketRef(b), prefix)}
 }
 
 // AuthorizeTable reports whether the stage may perform the DynamoDB

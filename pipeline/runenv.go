@@ -99,7 +99,7 @@ func EnvFromEnviron(app *App, getenv func(string) string, cfg aws.Config) (*Env,
 	var stages []*Stage
 	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
-		s := app.Stage(n)
+		s := app.StageNamed(n)
 		if s == nil {
 			return nil, nil, fmt.Errorf("pipeline: %s names stage %q, which app %q does not declare (it has %s); redeploy after renaming stages", EnvStages, n, app.name, strings.Join(stageNames(app.stages), ", "))
 		}

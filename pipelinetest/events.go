@@ -134,7 +134,7 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 		img = old
 	}
 	keys := map[string]types.AttributeValue{}
-	for _, k := range []*pipeline.Key{ptr(t.PartitionKey()), t.SortKey()} {
+	for _, k := range []*pipeline.KeyAttr{ptr(t.PartitionKey()), t.SortKey()} {
 		if k == nil {
 			continue
 		}
@@ -146,7 +146,7 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 	}
 	view := t.StreamView()
 	if view == "" {
-		view = pipeline.NewAndOldImages
+		view = pipeline.ViewNewAndOldImages
 	}
 	n := next()
 	ddb := map[string]any{
@@ -156,10 +156,10 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 		"SizeBytes":                   64,
 		"StreamViewType":              string(view),
 	}
-	if new != nil && (view == pipeline.NewImage || view == pipeline.NewAndOldImages) {
+	if new != nil && (view == pipeline.ViewNewImage || view == pipeline.ViewNewAndOldImages) {
 		ddb["NewImage"] = avMap(new)
 	}
-	if old != nil && (view == pipeline.OldImage || view == pipeline.NewAndOldImages) {
+	if old != nil && (view == pipeline.ViewOldImage || view == pipeline.ViewNewAndOldImages) {
 		ddb["OldImage"] = avMap(old)
 	}
 	return StreamRecord{

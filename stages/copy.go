@@ -41,7 +41,7 @@ func Rename(rename func(key string) string) CopyOption {
 // Copy declares a stage that copies every object its trigger fires on to
 // bucket dst under prefix (server-side, metadata and content type kept).
 // It declares reading the keys its trigger matches and writing
-// dst.Prefix(prefix).
+// dst.Keys(prefix, "").
 //
 // Each event copies the version it is about (the copy is conditional on
 // the event's ETag): when the object was replaced or removed since, the
@@ -53,7 +53,7 @@ func Copy(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipelin
 	c := newCopier(app, name, t, dst, prefix, false, opts)
 	return pipeline.OnObject(app, name, t, c.run).
 		Reads(c.src.Keys(t.Prefix, t.Suffix)).
-		Writes(dst.Prefix(prefix))
+		Writes(dst.Keys(prefix, ""))
 }
 
 // Move declares a stage that moves every object its trigger fires on to
@@ -70,7 +70,7 @@ func Move(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipelin
 	c := newCopier(app, name, t, dst, prefix, true, opts)
 	return pipeline.OnObject(app, name, t, c.run).
 		Reads(c.src.Keys(t.Prefix, t.Suffix)).
-		Writes(dst.Prefix(prefix)).
+		Writes(dst.Keys(prefix, "")).
 		Deletes(c.src.Keys(t.Prefix, t.Suffix))
 }
 

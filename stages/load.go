@@ -276,7 +276,7 @@ type loader[T any] struct {
 	src          *pipeline.Bucket
 	trigger      triggers.ObjectTrigger
 	table        *pipeline.Table
-	keys         []pipeline.Key
+	keys         []pipeline.KeyAttr
 	cfg          loadConfig
 	rt           *rowType
 	reportBucket *pipeline.Bucket

@@ -142,7 +142,7 @@ func conditionalCheckFailed(err error) bool {
 
 // keyString renders an item's key attributes as a stable string, for
 // deduplication and object names.
-func keyString(item map[string]types.AttributeValue, keys []pipeline.Key) string {
+func keyString(item map[string]types.AttributeValue, keys []pipeline.KeyAttr) string {
 	var b strings.Builder
 	for i, k := range keys {
 		if i > 0 {
@@ -161,8 +161,8 @@ func keyString(item map[string]types.AttributeValue, keys []pipeline.Key) string
 }
 
 // tableKeys lists a table's key attributes, partition key first.
-func tableKeys(t *pipeline.Table) []pipeline.Key {
-	keys := []pipeline.Key{t.PartitionKey()}
+func tableKeys(t *pipeline.Table) []pipeline.KeyAttr {
+	keys := []pipeline.KeyAttr{t.PartitionKey()}
 	if sk := t.SortKey(); sk != nil {
 		keys = append(keys, *sk)
 	}
@@ -171,7 +171,7 @@ func tableKeys(t *pipeline.Table) []pipeline.Key {
 
 // checkKey reports what is wrong with the key attributes of an item about
 // to be written to t, in the words DynamoDB would use, or nil.
-func checkKey(item map[string]types.AttributeValue, keys []pipeline.Key, table string) error {
+func checkKey(item map[string]types.AttributeValue, keys []pipeline.KeyAttr, table string) error {
 	for _, k := range keys {
 		v, ok := item[k.Name]
 		if !ok {

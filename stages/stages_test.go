@@ -138,7 +138,7 @@ func TestCascade(t *testing.T) {
 	files := app.Bucket("cc-files")
 	albums := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
 	photos := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
-	forget := stages.Cascade(app, "forget", albums.Changes(triggers.Removes),
+	forget := stages.Cascade(app, "forget", albums.Changes(triggers.Remove),
 		stages.DeleteItems(photos, func(a Album) any { return a.Name }),
 		stages.DeleteObjects(files, "thumbs/", func(a Album) string { return a.Name + "/" }))
 	e := start(t, app)
@@ -196,7 +196,7 @@ func TestArchive(t *testing.T) {
 	app := pipeline.New("archive")
 	vault := app.Bucket("ar-vault")
 	sessions := app.Table("sessions", pipeline.PartitionKey("id", pipeline.String), pipeline.TimeToLive("expires"))
-	arch := stages.Archive(app, "archive", sessions.Changes(triggers.Removes), vault, "removed/")
+	arch := stages.Archive(app, "archive", sessions.Changes(triggers.Remove), vault, "removed/")
 	e := start(t, app)
 	ddb := e.DynamoDBClient()
 	ddb.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: ptr("sessions"), Item: map[string]types.AttributeValue{
@@ -241,15 +241,15 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 	}{
 		{"cascade on inserts", func(app *pipeline.App) {
 			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
-			stages.Cascade(app, "c", tb.Changes(triggers.Inserts), stages.DeleteItems(tb, func(a Album) any { return a.Name }))
-		}, "add triggers.Removes"},
+			stages.Cascade(app, "c", tb.Changes(triggers.Insert), stages.DeleteItems(tb, func(a Album) any { return a.Name }))
+		}, "add triggers.Remove"},
 		{"cascade without targets", func(app *pipeline.App) {
 			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
-			stages.Cascade[Album](app, "c", tb.Changes(triggers.Removes))
+			stages.Cascade[Album](app, "c", tb.Changes(triggers.Remove))
 		}, "without targets"},
 		{"archive without old images", func(app *pipeline.App) {
-			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String), pipeline.Stream(pipeline.NewImage))
-			stages.Archive(app, "c", tb.Changes(triggers.Removes), app.Bucket("arch-b"), "x/")
+			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String), pipeline.Stream(pipeline.ViewNewImage))
+			stages.Archive(app, "c", tb.Changes(triggers.Remove), app.Bucket("arch-b"), "x/")
 		}, "without the old images"},
 		{"index both ways", func(app *pipeline.App) {
 			b := app.Bucket("ix-b")

@@ -35,8 +35,8 @@ func TestDecodeObjectsGolden(t *testing.T) {
 				!o.Time.Equal(want.Time) || o.Region != want.Region || o.RequestID != want.RequestID {
 				t.Errorf("got  %+v\nwant %+v", o, want)
 			}
-			if !o.Created() || o.Removed() {
-				t.Errorf("Created/Removed = %v/%v", o.Created(), o.Removed())
+			if !o.IsCreated() || o.IsRemoved() {
+				t.Errorf("Created/Removed = %v/%v", o.IsCreated(), o.IsRemoved())
 			}
 		})
 	}
@@ -60,7 +60,7 @@ func TestKeyEncoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if objs[0].Key != tt.key || !objs[0].Removed() {
+			if objs[0].Key != tt.key || !objs[0].IsRemoved() {
 				t.Errorf("decoded key %q, want %q", objs[0].Key, tt.key)
 			}
 		})
