@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/nanopipe/nanopipe/cdk"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -245,8 +246,8 @@ func TestFunctions(t *testing.T) {
 	for id, fn := range fns {
 		name := props(fn)["FunctionName"].(string)
 		group := strings.TrimPrefix(name, "shop-dev-")
-		stages := app.Groups()[group]
-		want := pipeline.FunctionEnvironment(stages,
+		stages := plumbing.Groups(app)[group]
+		want := plumbing.FunctionEnvironment(stages,
 			func(*pipeline.Bucket) string { return "" }, func(*pipeline.Table) string { return "" }, func(*pipeline.Table) string { return "" })
 		for _, s := range stages {
 			for k := range s.Function().Environment {

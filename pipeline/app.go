@@ -80,10 +80,9 @@ func (a *App) TableNamed(name string) *Table {
 	return nil
 }
 
-// Groups returns the functions the app deploys as: each declared group
+// groups returns the functions the app deploys as: each declared group
 // with its stages, and every ungrouped stage alone under its own name.
-// Names are sorted.
-func (a *App) Groups() map[string][]*Stage {
+func (a *App) groups() map[string][]*Stage {
 	g := map[string][]*Stage{}
 	for _, s := range a.stages {
 		g[s.FunctionName()] = append(g[s.FunctionName()], s)
@@ -91,9 +90,9 @@ func (a *App) Groups() map[string][]*Stage {
 	return g
 }
 
-// FunctionNames returns the keys of Groups, sorted.
-func (a *App) FunctionNames() []string {
-	g := a.Groups()
+// functionNames returns the keys of groups, sorted.
+func (a *App) functionNames() []string {
+	g := a.groups()
 	names := make([]string, 0, len(g))
 	for n := range g {
 		names = append(names, n)

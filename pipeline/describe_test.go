@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -58,7 +59,7 @@ func TestDescribe(t *testing.T) {
 func TestMainDescribes(t *testing.T) {
 	bin := buildRTApp(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), pipeline.EnvDescribe+"=1")
+	cmd.Env = append(os.Environ(), contract.Describe+"=1")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)

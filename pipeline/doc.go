@@ -64,8 +64,9 @@
 //
 // Deployed, each function's environment names the stages it serves (one,
 // or a group declared with Stage.Group, routed by event source) and the
-// physical names of the resources they touch; see EnvStages for the
-// contract. Stage code reaches resources through their handles
+// physical names of the resources they touch, in NANOPIPE_* variables the
+// cdk package writes (NANOPIPE_LOG_LEVEL, debug, info, warn or error, sets
+// the log level). Stage code reaches resources through their handles
 // (Bucket.Get, Table.Put, Bucket.S3, Table.DynamoDB, PhysicalName), whose
 // clients are built once per cold start, and never reads names from the
 // environment itself. Logs are JSON lines from log/slog carrying the app,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -246,8 +248,8 @@ func (s *Stage) ReservedConcurrency(n int) *Stage {
 // Setenv sets an environment variable of the stage's function, for the
 // stage's own settings (resource names come from the framework).
 func (s *Stage) Setenv(key, value string) *Stage {
-	if len(key) >= len(envPrefix) && key[:len(envPrefix)] == envPrefix {
-		s.app.fail(fmt.Errorf("pipeline: stage %q: Env(%q): names starting with %s are the framework's", s.name, key, envPrefix))
+	if strings.HasPrefix(key, contract.Prefix) {
+		s.app.fail(fmt.Errorf("pipeline: stage %q: Setenv(%q): names starting with %s are the framework's", s.name, key, contract.Prefix))
 	}
 	if s.fn.Environment == nil {
 		s.fn.Environment = map[string]string{}

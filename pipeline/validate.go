@@ -235,7 +235,7 @@ func canonicalCycle(names []string) string {
 // tells the stages apart.
 func (a *App) checkGroups() []error {
 	var errs []error
-	for fn, stages := range a.Groups() {
+	for fn, stages := range a.groups() {
 		if len(stages) < 2 {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -321,7 +322,7 @@ func TestGroupConflicts(t *testing.T) {
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 	pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Memory(512).Setenv("A", "1")
 	pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Timeout(60*time.Second).Setenv("B", "2")
-	cfg, err := a.FunctionConfig("g")
+	cfg, err := plumbing.FunctionConfig(a, "g")
 	if err != nil || cfg.MemoryMB != 512 || cfg.Timeout != 60*time.Second || cfg.Environment["A"] != "1" || cfg.Environment["B"] != "2" {
 		t.Errorf("FunctionConfig(g) = %+v, %v", cfg, err)
 	}

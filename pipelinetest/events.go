@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -51,7 +52,7 @@ func Removed(b *pipeline.Bucket, key string) ObjectRecord {
 }
 
 func objectRecord(b *pipeline.Bucket, event, key string, size int64, etag string) ObjectRecord {
-	obj := map[string]any{"key": triggers.EncodeKey(key), "sequencer": fmt.Sprintf("%016X", next())}
+	obj := map[string]any{"key": s3event.EncodeKey(key), "sequencer": fmt.Sprintf("%016X", next())}
 	if event[:len("ObjectCreated")] == "ObjectCreated" {
 		obj["size"] = size
 		obj["eTag"] = etag

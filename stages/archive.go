@@ -58,8 +58,8 @@ func ExpiredOnly() ArchiveOption { return func(c *archiveConfig) { c.expiredOnly
 // rewrites the same object: archiving is idempotent. The table's stream
 // must carry old images (the default NEW_AND_OLD_IMAGES does). It
 // declares writing dst.Keys(prefix, "").
-func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipeline.Bucket, prefix string, opts ...ArchiveOption) *pipeline.Stage {
-	defer refused(app)
+func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipeline.Bucket, prefix string, opts ...ArchiveOption) (s *pipeline.Stage) {
+	defer refusedStream(app, name, t, &s)
 	if app == nil {
 		declError(name, "the app is nil")
 	}

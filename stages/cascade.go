@@ -97,8 +97,8 @@ func DeleteObjects[T any](b *pipeline.Bucket, prefix string, under func(old T) s
 // are) and finishes the job. A cascade over very many items or objects
 // that cannot finish before the function's timeout fails the record and
 // goes on where it left off at the retry: what was removed stays removed.
-func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, targets ...Target[T]) *pipeline.Stage {
-	defer refused(app)
+func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, targets ...Target[T]) (s *pipeline.Stage) {
+	defer refusedStream(app, name, t, &s)
 	if app == nil {
 		declError(name, "the app is nil")
 	}
@@ -117,7 +117,7 @@ func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, ta
 	for _, tg := range targets {
 		tg.check(app, name)
 	}
-	s := pipeline.OnChange(app, name, t, func(ctx context.Context, c triggers.Change[T]) error {
+	s = pipeline.OnChange(app, name, t, func(ctx context.Context, c triggers.Change[T]) error {
 		if c.Kind != triggers.Remove {
 			return nil
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
@@ -215,8 +216,8 @@ func checkRecord(t *testing.T, o triggers.Object, bucket string) {
 	if raw.S3.Bucket.Name != bucket || raw.S3.Bucket.ARN != "arn:aws:s3:::"+bucket {
 		bad("bucket name or ARN wrong")
 	}
-	if k, _ := raw.S3.Object["key"].(string); k != triggers.EncodeKey(o.Key) {
-		bad(fmt.Sprintf("key %q is not the form-encoded %q", k, triggers.EncodeKey(o.Key)))
+	if k, _ := raw.S3.Object["key"].(string); k != s3event.EncodeKey(o.Key) {
+		bad(fmt.Sprintf("key %q is not the form-encoded %q", k, s3event.EncodeKey(o.Key)))
 	}
 	if s, _ := raw.S3.Object["sequencer"].(string); !hexSeq.MatchString(s) {
 		bad("sequencer not hexadecimal")
@@ -266,7 +267,7 @@ func testS3EventRecords(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	putID, _ := awsmiddleware.GetRequestIDMetadata(put.ResultMetadata)
-	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("copy/x.txt"), CopySource: aws.String(bucket + "/" + strings.ReplaceAll(triggers.EncodeKey(key), "+", "%20"))})
+	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("copy/x.txt"), CopySource: aws.String(bucket + "/" + strings.ReplaceAll(s3event.EncodeKey(key), "+", "%20"))})
 	if err != nil {
 		t.Fatal(err)
 	}
