@@ -48,8 +48,15 @@ type Result struct {
 	Responses, States, Streams int
 	Reports                    []string
 	// Errors counts responses that were errors on both sides (alike), to
-	// show the workload exercised refusals as well as successes.
-	Errors int
+	// show the workload exercised refusals as well as successes; Refusals
+	// counts them by operation and error type.
+	Errors   int
+	Refusals map[string]int
+}
+
+func (r *Result) refused(op, errType string) {
+	r.Errors++
+	r.Refusals[op+" "+errType]++
 }
 
 func (r Result) String() string {

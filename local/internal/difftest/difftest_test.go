@@ -81,6 +81,7 @@ func TestDifferential(t *testing.T) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		t.Log(res)
+		t.Logf("refusals alike, by operation and error: %v", res.Refusals)
 		for _, r := range res.Reports {
 			t.Log(r)
 		}

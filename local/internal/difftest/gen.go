@@ -249,14 +249,28 @@ func (g *gen) pick2(xs ...int) int { return xs[g.r.Intn(len(xs))] }
 
 func (e *expr) scalar() string {
 	g := e.g
-	switch g.r.Intn(5) {
-	case 0, 1:
+	switch g.r.Intn(10) {
+	case 0, 1, 2, 3:
 		return e.val(map[string]any{"N": g.number()})
-	case 2, 3:
+	case 4, 5, 6, 7, 8:
 		return e.val(map[string]any{"S": g.str()})
 	default:
 		return e.val(g.value(1))
 	}
+}
+
+// bounds returns the two operands of a BETWEEN, most often valid ones.
+func (e *expr) bounds() (string, string) {
+	g := e.g
+	if g.chance(0.2) {
+		return e.scalar(), e.scalar()
+	}
+	if g.chance(0.5) {
+		lo := g.r.Intn(5)
+		return e.val(map[string]any{"N": fmt.Sprint(lo)}), e.val(map[string]any{"N": fmt.Sprint(lo + g.r.Intn(8))})
+	}
+	a, b := g.pick("a", "h", "x"), g.pick("x", "y", "z")
+	return e.val(map[string]any{"S": a}), e.val(map[string]any{"S": b})
 }
 
 // cond returns a condition expression.
@@ -274,7 +288,8 @@ func (e *expr) cond(depth int) string {
 	case 2, 3:
 		return e.path() + " " + g.pick("=", "<>", "<", "<=", ">", ">=") + " " + e.scalar()
 	case 4:
-		return e.path() + " BETWEEN " + e.scalar() + " AND " + e.scalar()
+		lo, hi := e.bounds()
+		return e.path() + " BETWEEN " + lo + " AND " + hi
 	case 5:
 		return e.path() + " IN (" + e.scalar() + ", " + e.scalar() + ")"
 	case 6:
@@ -309,7 +324,11 @@ func (e *expr) update() string {
 		case 3:
 			sets = append(sets, e.name("av")+" = "+e.name("av")+" "+g.pick("+", "-")+" "+e.numVal())
 		case 4:
-			sets = append(sets, e.path()+" = "+e.path()+" + "+e.numVal())
+			if g.chance(0.5) {
+				sets = append(sets, e.path()+" = "+e.path()+" + "+e.numVal())
+			} else {
+				sets = append(sets, e.name(g.pick("av", "nx"))+" = if_not_exists("+e.name("nx")+", "+e.val(map[string]any{"N": "0"})+") + "+e.numVal())
+			}
 		case 5:
 			sets = append(sets, e.path()+" = if_not_exists("+e.path()+", "+e.scalar()+")")
 		case 6:

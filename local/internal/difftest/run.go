@@ -21,7 +21,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Settle == 0 {
 		o.Settle = 500 * time.Millisecond
 	}
-	res := Result{Seed: o.Seed, Ops: o.Ops}
+	res := Result{Seed: o.Seed, Ops: o.Ops, Refusals: map[string]int{}}
 	g := &gen{r: rand.New(rand.NewSource(o.Seed)), prefix: fmt.Sprintf("dt%d_%d_", o.Seed, time.Now().UnixNano()%1000000)}
 	both := func(op string, req any) (answer, answer, error) {
 		a, err := o.Reference.call(ctx, op, req)
@@ -73,7 +73,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					break
 				}
 				if a.status != 200 {
-					res.Errors++
+					res.refused(op.name, a.errorType())
 					break
 				}
 				lek, ok := a.body.(map[string]any)["LastEvaluatedKey"]
@@ -104,8 +104,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if !same(a, b) {
 				res.Responses++
 				report("whole scan", n, op.name, op.req, a, b)
-			} else if _, failed := a["error"]; failed {
-				res.Errors++
+			} else if e, failed := a["error"].(map[string]any); failed {
+				res.refused(op.name, fmt.Sprint(e["type"]))
 			}
 			continue
 		}
@@ -123,13 +123,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				res.Responses++
 				report("response (two actions on one item: DynamoDB refuses it)", n, op.name, op.req, a.body, b.body)
 			} else {
-				res.Errors++
+				res.refused(op.name, b.errorType())
 			}
 		} else if !sameAnswer(op, a, b) {
 			res.Responses++
 			report("response", n, op.name, op.req, a.body, b.body)
 		} else if a.status != 200 {
-			res.Errors++
+			res.refused(op.name, a.errorType())
 		}
 		seen := map[int]bool{}
 		for _, t := range op.tables {

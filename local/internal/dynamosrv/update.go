@@ -217,21 +217,31 @@ func applyUpdate(old Item, actions []updateAction, keyNames []string) (Item, []d
 		vals[i] = v.clone()
 	}
 	// REMOVE of list elements applies from the highest index down so that
-	// indexes refer to the list as it was.
+	// indexes refer to the list as it was; SET of list elements from the
+	// lowest index up, so that elements set past the end are appended in
+	// index order, as DynamoDB does. Each kind is reordered among its own
+	// positions; other actions keep theirs.
 	order := make([]int, len(actions))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(x, y int) bool {
-		a, b := actions[order[x]], actions[order[y]]
-		if a.kind == "REMOVE" && b.kind == "REMOVE" {
-			la, lb := a.path[len(a.path)-1], b.path[len(b.path)-1]
-			if la.isIdx && lb.isIdx {
-				return la.index > lb.index
+	reorder := func(kind string, less func(a, b int) bool) {
+		var pos []int
+		for i, a := range actions {
+			if a.kind == kind && a.path[len(a.path)-1].isIdx {
+				pos = append(pos, i)
 			}
 		}
-		return false
-	})
+		sorted := append([]int(nil), pos...)
+		sort.SliceStable(sorted, func(x, y int) bool {
+			return less(actions[sorted[x]].path[len(actions[sorted[x]].path)-1].index, actions[sorted[y]].path[len(actions[sorted[y]].path)-1].index)
+		})
+		for k, p := range pos {
+			order[p] = sorted[k]
+		}
+	}
+	reorder("REMOVE", func(a, b int) bool { return a > b })
+	reorder("SET", func(a, b int) bool { return a < b })
 	for _, i := range order {
 		a := actions[i]
 		touched = append(touched, a.path)
