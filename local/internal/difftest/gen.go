@@ -604,8 +604,31 @@ func (g *gen) scan(i int) op {
 	return op{"Scan", req, nil}
 }
 
+// hostile returns a condition at or past DynamoDB's limits: redundant
+// parentheses, about 300 operators, long NOT chains, document paths of
+// about 32 levels, or more than 4 KB.
+func (e *expr) hostile() string {
+	g := e.g
+	switch g.r.Intn(5) {
+	case 0:
+		return "((" + e.cond(1) + "))"
+	case 1:
+		n := 140 + g.r.Intn(20) // 2n-1 operators: 279 to 317
+		v := e.numVal()
+		return strings.Repeat(e.name("av")+" = "+v+" OR ", n-1) + "attribute_exists(" + e.name("bv") + ")"
+	case 2:
+		return strings.Repeat("NOT ", 280+g.r.Intn(40)) + e.cond(0)
+	case 3:
+		return "attribute_exists(" + e.name("mp") + strings.Repeat("."+e.name("x"), 28+g.r.Intn(8)) + ")"
+	default:
+		return e.cond(0) + strings.Repeat(" ", 4050+g.r.Intn(80))
+	}
+}
+
 func (g *gen) readOptions(req map[string]any, e *expr) {
-	if g.chance(0.5) {
+	if g.chance(0.03) {
+		req["FilterExpression"] = e.hostile()
+	} else if g.chance(0.5) {
 		req["FilterExpression"] = e.cond(1)
 	}
 	if g.chance(0.3) {

@@ -2,6 +2,7 @@ package dynamosrv
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -282,6 +283,10 @@ func project(item Item, paths []docPath) Item {
 		return item
 	}
 	out := Item{}
+	// The projected elements of each list, by index: a list holds them in
+	// index order whatever the order of the paths, and two paths into one
+	// element share it.
+	lists := map[*Value]map[int]*Value{}
 	for _, p := range paths {
 		v := resolve(item, p)
 		if v == nil {
@@ -301,33 +306,45 @@ func project(item Item, paths []docPath) Item {
 		for i := 1; i < len(p); i++ {
 			e := p[i]
 			last := i == len(p)-1
-			var srcNext *Value
+			var srcNext, next *Value
 			if e.isIdx {
 				srcNext = src.L[e.index]
+				m := lists[cur]
+				if m == nil {
+					m = map[int]*Value{}
+					lists[cur] = m
+				}
+				if last {
+					m[e.index] = srcNext.clone()
+					break
+				}
+				if next = m[e.index]; next == nil {
+					next = emptyLike(srcNext)
+					m[e.index] = next
+				}
 			} else {
 				srcNext = src.M[e.name]
-			}
-			if last {
-				if e.isIdx {
-					cur.L = append(cur.L, srcNext.clone())
-				} else {
+				if last {
 					cur.M[e.name] = srcNext.clone()
+					break
 				}
-				break
-			}
-			var next *Value
-			if e.isIdx {
-				next = emptyLike(srcNext)
-				cur.L = append(cur.L, next)
-			} else {
-				n, ok := cur.M[e.name]
-				if !ok {
-					n = emptyLike(srcNext)
-					cur.M[e.name] = n
+				if next = cur.M[e.name]; next == nil {
+					next = emptyLike(srcNext)
+					cur.M[e.name] = next
 				}
-				next = n
 			}
 			cur, src = next, srcNext
+		}
+	}
+	for l, m := range lists {
+		idx := make([]int, 0, len(m))
+		for i := range m {
+			idx = append(idx, i)
+		}
+		sort.Ints(idx)
+		l.L = l.L[:0]
+		for _, i := range idx {
+			l.L = append(l.L, m[i])
 		}
 	}
 	return out

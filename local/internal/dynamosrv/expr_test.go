@@ -151,3 +151,22 @@ func TestUpdatePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectionOrder: projected list elements keep the list's order, and
+// two paths into one element share it, as DynamoDB Local answers.
+func TestProjectionOrder(t *testing.T) {
+	it := item(t, `{"l":{"L":[{"M":{"x":{"N":"1"},"y":{"N":"2"},"z":{"N":"3"}}},{"S":"b"},{"S":"c"}]}}`)
+	for _, c := range []struct{ expr, want string }{
+		{"l[2], l[0].x", `{"l":{"L":[{"M":{"x":{"N":"1"}}},{"S":"c"}]}}`},
+		{"l[0].y, l[0].x", `{"l":{"L":[{"M":{"x":{"N":"1"},"y":{"N":"2"}}}]}}`},
+	} {
+		ps, err := parseProjection(c.expr, nil, newUsage())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(project(it, ps))
+		if string(b) != c.want {
+			t.Errorf("%s: got %s, want %s", c.expr, b, c.want)
+		}
+	}
+}

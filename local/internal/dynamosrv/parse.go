@@ -19,16 +19,28 @@ type parser struct {
 	what   string // "ConditionExpression", ... for messages
 	depth  int    // nesting of parentheses, NOT and functions being parsed
 	paren  bool   // the condition just parsed is one in parentheses
+	ops    int    // operators and functions of a condition so far
 }
 
 // DynamoDB's limits on expressions: an expression string holds at most
-// 4 KB, a document path at most 32 levels. Nesting is bounded too (by the
-// size, and explicitly so that no expression can exhaust the stack).
+// 4 KB, a condition at most 300 operators and functions, a document path
+// at most 32 levels. Nesting is bounded too (by the size, and explicitly
+// so that no expression can exhaust the stack).
 const (
 	maxExprBytes  = 4096
+	maxExprOps    = 300
 	maxPathDepth  = 32
-	maxExprNested = 256
+	maxExprNested = 300
 )
+
+// op counts one operator or function of a condition and refuses too many.
+func (p *parser) op() error {
+	p.ops++
+	if p.ops > maxExprOps {
+		return p.errf("The expression contains too many operators; operator count: %d", p.ops)
+	}
+	return nil
+}
 
 // enter counts one level of nesting and refuses too many.
 func (p *parser) enter() error {
@@ -209,6 +221,9 @@ func (p *parser) operand() (operand, error) {
 		return valueOp{v}, nil
 	case tName:
 		if t.s == "size" && p.toks[p.i+1].s == "(" {
+			if err := p.op(); err != nil {
+				return nil, err
+			}
 			p.i += 2
 			path, err := p.path()
 			if err != nil {
@@ -239,6 +254,9 @@ func (p *parser) condition() (cond, error) {
 		return nil, err
 	}
 	for p.keyword("OR") {
+		if err := p.op(); err != nil {
+			return nil, err
+		}
 		r, err := p.andCond()
 		if err != nil {
 			return nil, err
@@ -255,6 +273,9 @@ func (p *parser) andCond() (cond, error) {
 		return nil, err
 	}
 	for p.keyword("AND") {
+		if err := p.op(); err != nil {
+			return nil, err
+		}
 		r, err := p.notCond()
 		if err != nil {
 			return nil, err
@@ -267,6 +288,9 @@ func (p *parser) andCond() (cond, error) {
 
 func (p *parser) notCond() (cond, error) {
 	if p.keyword("NOT") {
+		if err := p.op(); err != nil {
+			return nil, err
+		}
 		if err := p.enter(); err != nil {
 			return nil, err
 		}
@@ -313,6 +337,9 @@ func (p *parser) primary() (cond, error) {
 			}
 			return nil, p.errf("Invalid function name; function: %s", t.s)
 		}
+		if err := p.op(); err != nil {
+			return nil, err
+		}
 		p.i += 2
 		path, err := p.path()
 		if err != nil {
@@ -337,6 +364,9 @@ func (p *parser) primary() (cond, error) {
 		return nil, err
 	}
 	if p.keyword("BETWEEN") {
+		if err := p.op(); err != nil {
+			return nil, err
+		}
 		lo, err := p.operand()
 		if err != nil {
 			return nil, err
@@ -351,6 +381,9 @@ func (p *parser) primary() (cond, error) {
 		return betweenCond{a, lo, hi}, nil
 	}
 	if p.keyword("IN") {
+		if err := p.op(); err != nil {
+			return nil, err
+		}
 		if err := p.expect("("); err != nil {
 			return nil, err
 		}
@@ -373,6 +406,9 @@ func (p *parser) primary() (cond, error) {
 	if t.k == tPunct {
 		switch t.s {
 		case "=", "<>", "<", "<=", ">", ">=":
+			if err := p.op(); err != nil {
+				return nil, err
+			}
 			p.i++
 			b, err := p.operand()
 			if err != nil {
