@@ -52,6 +52,10 @@ type Result struct {
 	// counts them by operation and error type.
 	Errors   int
 	Refusals map[string]int
+	// Messages counts refusals alike in type whose messages differ; they
+	// are not differences (see the package comment), only reported.
+	Messages        int
+	MessageExamples []string
 }
 
 func (r *Result) refused(op, errType string) {
@@ -101,6 +105,16 @@ func (e Endpoint) call(ctx context.Context, op string, req any) (answer, error) 
 		return a, fmt.Errorf("%s %s: undecodable answer %q: %w", e.Name, op, raw, err)
 	}
 	return a, nil
+}
+
+// message returns an error answer's message.
+func (a answer) message() string {
+	m, _ := a.body.(map[string]any)
+	if s, ok := m["message"].(string); ok {
+		return s
+	}
+	s, _ := m["Message"].(string)
+	return s
 }
 
 // errorType returns the short error type of an error answer.

@@ -82,6 +82,9 @@ func TestDifferential(t *testing.T) {
 		}
 		t.Log(res)
 		t.Logf("refusals alike, by operation and error: %v", res.Refusals)
+		if testing.Verbose() && res.Messages > 0 {
+			t.Logf("%d refusals alike in type differ in their message (not compared), for example:\n%s", res.Messages, strings.Join(res.MessageExamples, "\n"))
+		}
 		for _, r := range res.Reports {
 			t.Log(r)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,6 +131,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			report("response", n, op.name, op.req, a.body, b.body)
 		} else if a.status != 200 {
 			res.refused(op.name, a.errorType())
+			if a.message() != b.message() {
+				res.Messages++
+				ex := fmt.Sprintf("%s %s:\n  %s: %s\n  %s: %s", op.name, a.errorType(), o.Reference.Name, a.message(), o.Subject.Name, b.message())
+				if len(res.MessageExamples) < 20 && !slices.Contains(res.MessageExamples, ex) {
+					res.MessageExamples = append(res.MessageExamples, ex)
+				}
+			}
 		}
 		seen := map[int]bool{}
 		for _, t := range op.tables {

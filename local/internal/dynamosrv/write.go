@@ -105,7 +105,7 @@ func (db *DB) putItem(in putInput) (any, error) {
 	switch in.ReturnValues {
 	case "", "NONE", "ALL_OLD":
 	default:
-		return nil, validation("ReturnValues can only be ALL_OLD or NONE")
+		return nil, validation("Return values set to invalid value")
 	}
 	t, old, n, _, err := db.writeOne(in.TableName, func(t *table) (*preparedWrite, error) { return db.preparePut(t, in) })
 	if err != nil {
@@ -268,7 +268,7 @@ func (db *DB) deleteItem(in keyInput) (any, error) {
 	switch in.ReturnValues {
 	case "", "NONE", "ALL_OLD":
 	default:
-		return nil, validation("ReturnValues can only be ALL_OLD or NONE")
+		return nil, validation("Return values set to invalid value")
 	}
 	t, old, _, _, err := db.writeOne(in.TableName, func(t *table) (*preparedWrite, error) { return db.prepareKeyed(t, in, "delete") })
 	if err != nil {
