@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/nanopipe/nanopipe/internal/avfields"
 )
 
 // CheckItemType verifies the filters against the Go type T that the
@@ -45,9 +46,9 @@ func checkItemCondition(item reflect.Type, c Condition) error {
 	typ := item
 	for i, name := range c.attr.path {
 		fields := avFields(typ)
-		var fi *avField
+		var fi *avfields.Field
 		for j := range fields {
-			if fields[j].name == name {
+			if fields[j].Name == name {
 				fi = &fields[j]
 				break
 			}
@@ -55,7 +56,7 @@ func checkItemCondition(item reflect.Type, c Condition) error {
 		if fi == nil {
 			names := make([]string, len(fields))
 			for j, f := range fields {
-				names[j] = f.name
+				names[j] = f.Name
 			}
 			outcome := "a filter on a missing attribute never matches"
 			if c.op == opMissing {
@@ -63,15 +64,15 @@ func checkItemCondition(item reflect.Type, c Condition) error {
 			}
 			return fmt.Errorf("filter on %s: %s has no attribute %q (attributes: %s); %s", c.attr, typ, name, strings.Join(names, ", "), outcome)
 		}
-		enc := avEncodedAs(fi.typ, fi.tag)
+		enc := avEncodedAs(fi.Type, fi.Tag)
 		if !enc.known {
 			return nil
 		}
 		if i < len(c.attr.path)-1 {
 			if enc.letter != "M" {
-				return fmt.Errorf("filter on %s: %s stores attribute %q (field %s %s) as %s, not as a map (M), so it has no nested attribute %q", c.attr, typ, name, fi.goName, fi.typ, enc.letter, c.attr.path[i+1])
+				return fmt.Errorf("filter on %s: %s stores attribute %q (field %s %s) as %s, not as a map (M), so it has no nested attribute %q", c.attr, typ, name, fi.GoPath, fi.Type, enc.letter, c.attr.path[i+1])
 			}
-			next := derefItemType(fi.typ)
+			next := derefItemType(fi.Type)
 			if next.Kind() != reflect.Struct {
 				return nil // a Go map: its keys are only known at run time
 			}
@@ -83,12 +84,12 @@ func checkItemCondition(item reflect.Type, c Condition) error {
 			if enc.nullable {
 				return nil
 			}
-			return fmt.Errorf("filter on %s: %s tests for NULL, but %s stores attribute %q (field %s %s) as %s and never as NULL; make the field a pointer or tag it nullempty, or drop the condition", c.attr, c, typ, name, fi.goName, fi.typ, enc.letter)
+			return fmt.Errorf("filter on %s: %s tests for NULL, but %s stores attribute %q (field %s %s) as %s and never as NULL; make the field a pointer or tag it nullempty, or drop the condition", c.attr, c, typ, name, fi.GoPath, fi.Type, enc.letter)
 		}
 		if enc.letter == want {
 			return nil
 		}
-		return fmt.Errorf("filter on %s: %s tests %s, but %s stores attribute %q (field %s %s) as %s; %s", c.attr, c, avTypeWords(want), typ, name, fi.goName, fi.typ, avTypeWords(enc.letter), avFixFor(enc.letter, c))
+		return fmt.Errorf("filter on %s: %s tests %s, but %s stores attribute %q (field %s %s) as %s; %s", c.attr, c, avTypeWords(want), typ, name, fi.GoPath, fi.Type, avTypeWords(enc.letter), avFixFor(enc.letter, c))
 	}
 	return nil
 }
@@ -129,140 +130,17 @@ func avFixFor(letter string, c Condition) string {
 	return "Lambda filters cannot test lists or sets; test the value in the stage"
 }
 
-type avField struct {
-	name   string
-	goName string
-	typ    reflect.Type
-	tag    avTag
-	index  []int
-	tagged bool
-}
-
-type avTag struct {
-	name                                   string
-	ignore, nullEmpty, asString, unixTime  bool
-	stringSet, numberSet, binarySet, empty bool
-}
-
-func parseAVTag(st reflect.StructTag) avTag {
-	raw, ok := st.Lookup("dynamodbav")
-	if !ok || raw == "" {
-		return avTag{empty: true}
-	}
-	parts := strings.Split(raw, ",")
-	t := avTag{name: parts[0], ignore: parts[0] == "-"}
-	for _, o := range parts[1:] {
-		switch o {
-		case "nullempty":
-			t.nullEmpty = true
-		case "string":
-			t.asString = true
-		case "unixtime":
-			t.unixTime = true
-		case "stringset":
-			t.stringSet = true
-		case "numberset":
-			t.numberSet = true
-		case "binaryset":
-			t.binarySet = true
-		}
-	}
-	return t
-}
-
 // avFields lists the attributes of a struct as attributevalue encodes
-// them, in field order: exported fields by tag name or field name, fields
-// tagged "-" left out, and untagged embedded structs flattened, with Go's
-// rules for names that appear at several depths (the shallowest wins, a
-// tagged one breaks a tie, otherwise the name is dropped).
-func avFields(t reflect.Type) []avField {
-	var all []avField
-	type level struct {
-		typ   reflect.Type
-		index []int
-	}
-	seen := map[reflect.Type]bool{}
-	next := []level{{typ: t}}
-	for len(next) > 0 {
-		current := next
-		next = nil
-		for _, l := range current {
-			if seen[l.typ] {
-				continue
-			}
-			seen[l.typ] = true
-			for i := 0; i < l.typ.NumField(); i++ {
-				sf := l.typ.Field(i)
-				if !sf.IsExported() && !sf.Anonymous {
-					continue
-				}
-				tag := parseAVTag(sf.Tag)
-				if tag.ignore {
-					continue
-				}
-				ft := sf.Type
-				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				index := append(append([]int(nil), l.index...), i)
-				if sf.Anonymous && tag.name == "" && ft.Kind() == reflect.Struct {
-					next = append(next, level{typ: ft, index: index})
-					continue
-				}
-				if !sf.IsExported() {
-					continue
-				}
-				name := sf.Name
-				if tag.name != "" {
-					name = tag.name
-				}
-				all = append(all, avField{name: name, goName: sf.Name, typ: sf.Type, tag: tag, index: index, tagged: tag.name != ""})
-			}
+// them (package avfields), leaving out the rare unexported promoted field
+// the encoder skips.
+func avFields(t reflect.Type) []avfields.Field {
+	var out []avfields.Field
+	for _, f := range avfields.Of(t) {
+		if f.Exported {
+			out = append(out, f)
 		}
 	}
-	byName := map[string][]avField{}
-	for _, f := range all {
-		byName[f.name] = append(byName[f.name], f)
-	}
-	var out []avField
-	for _, fs := range byName {
-		depth := len(fs[0].index)
-		for _, f := range fs {
-			depth = min(depth, len(f.index))
-		}
-		var top []avField
-		for _, f := range fs {
-			if len(f.index) == depth {
-				top = append(top, f)
-			}
-		}
-		var tagged []avField
-		for _, f := range top {
-			if f.tagged {
-				tagged = append(tagged, f)
-			}
-		}
-		switch {
-		case len(tagged) == 1:
-			out = append(out, tagged[0])
-		case len(tagged) == 0 && len(top) == 1:
-			out = append(out, top[0])
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return avIndexLess(out[i].index, out[j].index) })
 	return out
-}
-
-func avIndexLess(a, b []int) bool {
-	for i := range a {
-		if i >= len(b) {
-			return false
-		}
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return len(a) < len(b)
 }
 
 type avEncoding struct {
@@ -275,8 +153,8 @@ var filterTimeType = reflect.TypeFor[time.Time]()
 
 // avEncodedAs says which DynamoDB type attributevalue's default encoder
 // stores a Go type as.
-func avEncodedAs(t reflect.Type, tag avTag) avEncoding {
-	e := avEncoding{known: true, nullable: tag.nullEmpty}
+func avEncodedAs(t reflect.Type, tag avfields.Tag) avEncoding {
+	e := avEncoding{known: true, nullable: tag.NullEmpty}
 	for t.Kind() == reflect.Pointer {
 		e.nullable = true
 		t = t.Elem()
@@ -285,7 +163,7 @@ func avEncodedAs(t reflect.Type, tag avTag) avEncoding {
 		return avEncoding{}
 	}
 	number := func() avEncoding {
-		if tag.asString {
+		if tag.AsString {
 			e.letter = TypeString
 		} else {
 			e.letter = TypeNumber
@@ -295,7 +173,7 @@ func avEncodedAs(t reflect.Type, tag avTag) avEncoding {
 	switch {
 	case t.ConvertibleTo(filterTimeType):
 		// Encoders configured with their own EncodeTime are not known here.
-		if tag.unixTime {
+		if tag.UnixTime {
 			e.letter = TypeNumber
 		} else {
 			e.letter = TypeString
@@ -321,11 +199,11 @@ func avEncodedAs(t reflect.Type, tag avTag) avEncoding {
 		switch {
 		case elem.Kind() == reflect.Uint8:
 			e.letter = TypeBinary
-		case tag.binarySet || elem.Kind() == reflect.Slice && elem.Elem().Kind() == reflect.Uint8:
+		case tag.BinarySet || elem.Kind() == reflect.Slice && elem.Elem().Kind() == reflect.Uint8:
 			e.letter = "BS"
-		case tag.numberSet:
+		case tag.NumberSet:
 			e.letter = "NS"
-		case tag.stringSet:
+		case tag.StringSet:
 			e.letter = "SS"
 		default:
 			e.letter = "L"
