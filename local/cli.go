@@ -46,8 +46,8 @@ type Command struct {
 	// sample and reporting what the stages produced. say prints a line.
 	Demo func(ctx context.Context, env *Environment, say func(string)) error
 	// Package is the Go package of the app's Lambda main, which dev --rie
-	// and --watch build; "" is this binary's own main package (whose
-	// -tags lambda.norpc build is the Lambda main, as in examples/photos).
+	// and --watch build; "" is this binary's own main package, which
+	// serves Lambda itself (as in examples/photos).
 	Package string
 	Stdout  io.Writer
 	Stderr  io.Writer

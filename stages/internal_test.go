@@ -303,3 +303,39 @@ func TestMoveLargeObject(t *testing.T) {
 		t.Errorf("the source is still there: %v", err)
 	}
 }
+
+// TestRowTypeEmbedded: rows fill fields promoted from embedded structs,
+// through pointers too, with attributevalue's rules for which field a
+// name means (the shallower Shadow hides the embedded one).
+func TestRowTypeEmbedded(t *testing.T) {
+	type Base struct {
+		ID     string `dynamodbav:"id"`
+		Shadow string
+	}
+	type row struct {
+		*Base
+		Shadow string
+		Name   string
+	}
+	rt, err := newRowType[row]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range []string{"id", "Shadow", "Name"} {
+		if !rt.attrs[attr] {
+			t.Errorf("attribute %q missing from %v", attr, rt.attrs)
+		}
+	}
+	header := []string{"id", "shadow", "Name"}
+	cols, unknown := rt.columns(header)
+	if len(unknown) > 0 {
+		t.Fatalf("unknown columns %v", unknown)
+	}
+	v, err := fromCells[row](rt, header, cols, []string{"7", "outer", "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Base == nil || v.ID != "7" || v.Shadow != "outer" || v.Base.Shadow != "" || v.Name != "n" {
+		t.Errorf("row = %+v, base %+v", v, v.Base)
+	}
+}

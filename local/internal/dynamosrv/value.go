@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/nanopipe/nanopipe/internal/itemsize"
 )
 
 // Kind is a DynamoDB attribute type.
@@ -508,33 +510,7 @@ func (v *Value) size() int {
 	return 1
 }
 
-func numberSize(n string) int {
-	// DynamoDB stores a number as base-100 digits aligned on the decimal
-	// point, without leading or trailing zero pairs, plus an exponent byte,
-	// plus a terminator byte for negative numbers.
-	neg := strings.HasPrefix(n, "-")
-	n = strings.TrimLeft(n, "+-")
-	whole, frac, _ := strings.Cut(n, ".")
-	if len(whole)%2 == 1 {
-		whole = "0" + whole
-	}
-	if len(frac)%2 == 1 {
-		frac += "0"
-	}
-	digits := whole + frac
-	i, j := 0, len(digits)
-	for i < j && digits[i:i+2] == "00" {
-		i += 2
-	}
-	for j > i && digits[j-2:j] == "00" {
-		j -= 2
-	}
-	size := (j-i)/2 + 1
-	if neg {
-		size++
-	}
-	return size
-}
+func numberSize(n string) int { return itemsize.Number(n) }
 
 func (it Item) size() int {
 	n := 0
