@@ -14,7 +14,7 @@
 //
 //	h := pipelinetest.New(t, app.App, "")
 //	res := h.Invoke(app.CountAlbums, pipelinetest.StreamEvent(
-//		pipelinetest.Insert(app.Photos, app.Photo{ID: "a/1.jpg", Album: "a"}),
+//		pipelinetest.InsertedItem(app.Photos, app.Photo{ID: "a/1.jpg", Album: "a"}),
 //	))
 //	// res.Failed lists the sequence numbers Lambda would retry.
 //
