@@ -112,14 +112,14 @@ func New(t testing.TB, app *pipeline.App, endpoint string, opts ...Option) *Harn
 		},
 		S3Options: func(s *pipeline.Stage) []func(*s3.Options) {
 			o := []func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(endpoint); o.UsePathStyle = true }}
-			if policy != nil && s != nil {
+			if policy != nil {
 				o = append(o, policy.S3Options(s)...)
 			}
 			return o
 		},
 		DynamoDBOptions: func(s *pipeline.Stage) []func(*dynamodb.Options) {
 			o := []func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }}
-			if policy != nil && s != nil {
+			if policy != nil {
 				o = append(o, policy.DynamoDBOptions(s)...)
 			}
 			return o

@@ -17,8 +17,13 @@ import (
 const middlewareID = "nanopipe.DeclaredAccess"
 
 // S3Options returns the option adding the check of the stage's declared
-// accesses to an S3 client, for pipeline.Env.S3Options.
+// accesses to an S3 client, for pipeline.Env.S3Options. A nil stage (the
+// clients of a context bound with pipeline.WithEnv: a test's seeding) is
+// not checked.
 func (p *Policy) S3Options(s *pipeline.Stage) []func(*s3.Options) {
+	if s == nil {
+		return nil
+	}
 	return []func(*s3.Options){func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, p.addCheck(s, s3Checks))
 	}}
@@ -27,6 +32,9 @@ func (p *Policy) S3Options(s *pipeline.Stage) []func(*s3.Options) {
 // DynamoDBOptions returns the option adding the check of the stage's
 // declared accesses to a DynamoDB client, for pipeline.Env.DynamoDBOptions.
 func (p *Policy) DynamoDBOptions(s *pipeline.Stage) []func(*dynamodb.Options) {
+	if s == nil {
+		return nil
+	}
 	return []func(*dynamodb.Options){func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, p.addCheck(s, dynamoDBChecks))
 	}}
