@@ -362,6 +362,10 @@ func typeWord(t AttrType) string {
 		return "a number (N)"
 	case Binary:
 		return "binary (B)"
+	case "BOOL":
+		return "a boolean (BOOL)"
+	case "NULL":
+		return "NULL"
 	}
 	return "not a string, number or binary"
 }
