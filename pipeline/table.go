@@ -56,6 +56,18 @@ func (t *Table) writeOpts(op string, opts []WriteOption) (writeOptions, error) {
 	return o, nil
 }
 
+// condition renders the If condition of a put or delete, if any.
+func (t *Table) condition(what string, o writeOptions) (*string, map[string]string, map[string]types.AttributeValue, error) {
+	if o.cond == nil {
+		return nil, nil, nil, nil
+	}
+	ex, err := expression.NewBuilder().WithCondition(*o.cond).Build()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("pipeline: %s table %s: condition: %w", what, t.name, err)
+	}
+	return ex.Condition(), ex.Names(), ex.Values(), nil
+}
+
 // writeErr wraps a failed write, marking a failed condition.
 func writeErr(what, name string, err error) error {
 	var cf *types.ConditionalCheckFailedException
@@ -84,12 +96,8 @@ func (t *Table) Put(ctx context.Context, item any, opts ...WriteOption) error {
 		return err
 	}
 	in := &dynamodb.PutItemInput{TableName: &name, Item: av}
-	if o.cond != nil {
-		ex, err := expression.NewBuilder().WithCondition(*o.cond).Build()
-		if err != nil {
-			return fmt.Errorf("pipeline: put into table %s: condition: %w", t.name, err)
-		}
-		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = ex.Condition(), ex.Names(), ex.Values()
+	if in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues, err = t.condition("put into", o); err != nil {
+		return err
 	}
 	if _, err := c.PutItem(ctx, in); err != nil {
 		return writeErr("put into", name, err)
@@ -140,12 +148,8 @@ func (t *Table) Delete(ctx context.Context, key any, opts ...WriteOption) error 
 		return err
 	}
 	in := &dynamodb.DeleteItemInput{TableName: &name, Key: k}
-	if o.cond != nil {
-		ex, err := expression.NewBuilder().WithCondition(*o.cond).Build()
-		if err != nil {
-			return fmt.Errorf("pipeline: delete from table %s: condition: %w", t.name, err)
-		}
-		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = ex.Condition(), ex.Names(), ex.Values()
+	if in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues, err = t.condition("delete from", o); err != nil {
+		return err
 	}
 	if _, err := c.DeleteItem(ctx, in); err != nil {
 		return writeErr("delete from", name, err)
