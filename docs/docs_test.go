@@ -29,6 +29,7 @@ var knownImports = map[string]string{
 	"testing":        "testing",
 	"time":           "time",
 	"aws":            "github.com/aws/aws-sdk-go-v2/aws",
+	"config":         "github.com/aws/aws-sdk-go-v2/config",
 	"attributevalue": "github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue",
 	"dynamodb":       "github.com/aws/aws-sdk-go-v2/service/dynamodb",
 	"types":          "github.com/aws/aws-sdk-go-v2/service/dynamodb/types",
@@ -217,6 +218,18 @@ func TestCodeBlocksCompile(t *testing.T) {
 		}
 		overlay[filepath.Join(root, dir, name)] = real
 	}
+	// A whole file may say where it lives in a user's module:
+	// "// File app/app.go (module example.com/orders)." Such a library
+	// package is built at that path under the snippets, and the guide's
+	// other files, on any page, import it by the user's module path.
+	modules := map[string]bool{}
+	for _, rel := range rels {
+		for _, b := range blocks(t, root, rel) {
+			if m := fileOfModule.FindStringSubmatch(b.code); m != nil {
+				modules[m[2]] = true
+			}
+		}
+	}
 	total := 0
 	for _, rel := range rels {
 		base := strings.Map(func(r rune) rune {
@@ -228,16 +241,6 @@ func TestCodeBlocksCompile(t *testing.T) {
 		fragDir := "docs/zz_snippets/" + base
 		frags := 0
 		bs := blocks(t, root, rel)
-		// A whole file may say where it lives in a user's module:
-		// "// File app/app.go (module example.com/orders)." Such a
-		// library package is built at that path under the snippets, and
-		// the guide's other files import it by the user's module path.
-		modules := map[string]bool{}
-		for _, b := range bs {
-			if m := fileOfModule.FindStringSubmatch(b.code); m != nil {
-				modules[m[2]] = true
-			}
-		}
 		for i, b := range bs {
 			total++
 			if wholeFile(b.code) {
@@ -245,10 +248,10 @@ func TestCodeBlocksCompile(t *testing.T) {
 				name := "main.go"
 				code := b.code
 				for m := range modules {
-					code = strings.ReplaceAll(code, `"`+m+`/`, `"github.com/nanopipe/nanopipe/docs/zz_snippets/`+base+`/`+m+`/`)
+					code = strings.ReplaceAll(code, `"`+m+`/`, `"github.com/nanopipe/nanopipe/docs/zz_snippets/modules/`+m+`/`)
 				}
 				if m := fileOfModule.FindStringSubmatch(b.code); m != nil && !regexp.MustCompile(`(?m)^package main$`).MatchString(b.code) {
-					dir, name = "docs/zz_snippets/"+base+"/"+m[2]+"/"+filepath.Dir(m[1]), filepath.Base(m[1])
+					dir, name = "docs/zz_snippets/modules/"+m[2]+"/"+filepath.Dir(m[1]), filepath.Base(m[1])
 				}
 				// Build constraints select builds; here every file compiles.
 				code = regexp.MustCompile(`(?m)^//go:build .*$`).ReplaceAllString(code, "")

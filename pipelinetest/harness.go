@@ -76,7 +76,7 @@ type Harness struct {
 
 // New returns a harness for the stages of app, whose AWS calls go to
 // endpoint: a local environment's (local.Environment.Endpoint), or, when
-// empty, Unreachable, so a test never reaches a real account. The app's
+// empty, Unreachable, so stage code cannot reach a real account. The app's
 // declaration must be valid. t may be nil (in an Example): logs are then
 // discarded and an invalid declaration panics.
 func New(t testing.TB, app *pipeline.App, endpoint string, opts ...Option) *Harness {

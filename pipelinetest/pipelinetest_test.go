@@ -78,7 +78,7 @@ func TestStreamViewOfTheTable(t *testing.T) {
 }
 
 // A test of a user's stage: the harness builds the batch Lambda would send
-// and invokes the stage exactly as the runtime does.
+// and invokes the stage through the runtime's handler.
 func ExampleHarness_Invoke() {
 	app := pipeline.New("albums")
 	photos := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
