@@ -22,7 +22,7 @@ func addIndexes(props *awsdynamodb.CfnTableProps, t *pipeline.Table, attrs []int
 	var global, local []interface{}
 	for _, ix := range ixs {
 		keys := []interface{}{&awsdynamodb.CfnTable_KeySchemaProperty{AttributeName: jsii.String(ix.Partition().Name), KeyType: jsii.String("HASH")}}
-		for _, k := range []*pipeline.Key{new(ix.Partition()), ix.Sort()} {
+		for _, k := range []*pipeline.KeyAttr{new(ix.Partition()), ix.Sort()} {
 			if k != nil && !defined[k.Name] {
 				defined[k.Name] = true
 				attrs = append(attrs, &awsdynamodb.CfnTable_AttributeDefinitionProperty{AttributeName: jsii.String(k.Name), AttributeType: jsii.String(string(k.Type))})

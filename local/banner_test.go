@@ -17,7 +17,7 @@ func TestBannerShowsFilterAndBisect(t *testing.T) {
 	}
 	app := pipeline.New("banner")
 	orders := app.Table("orders", pipeline.PartitionKey("id", pipeline.String))
-	st := pipeline.OnChange(app, "ship", orders.Changes(triggers.Inserts, triggers.Bisect(), triggers.BatchSize(10),
+	st := pipeline.OnChange(app, "ship", orders.Changes(triggers.Insert, triggers.Bisect(), triggers.BatchSize(10),
 		triggers.Where(triggers.NewImage("status").Equals("paid"))),
 		func(context.Context, triggers.Change[order]) error { return nil })
 	want := `stream of table orders (INSERT, batch 10, where NewImage "status" Equals("paid"), bisect)`

@@ -68,7 +68,7 @@ func (s *Stage) checkKeys() []error {
 
 var unmarshalerType = reflect.TypeFor[attributevalue.Unmarshaler]()
 
-func (t *Table) keyNamed(name string) *Key {
+func (t *Table) keyNamed(name string) *KeyAttr {
 	for _, k := range t.keyAttrs() {
 		if k.Name == name {
 			return &k
@@ -77,7 +77,7 @@ func (t *Table) keyNamed(name string) *Key {
 	return nil
 }
 
-func keyConditionFix(k Key) string {
+func keyConditionFix(k KeyAttr) string {
 	switch k.Type {
 	case String:
 		return fmt.Sprintf("compare it as a string: triggers.Key(%q).Equals(\"3\"), OneOf, HasPrefix", k.Name)

@@ -21,28 +21,28 @@ const (
 	Binary AttrType = "B"
 )
 
-// Key is a table key attribute: its name and type.
-type Key struct {
+// KeyAttr is a table key attribute: its name and type.
+type KeyAttr struct {
 	Name string
 	Type AttrType
 }
 
 // PartitionKey declares a table's partition (hash) key.
-func PartitionKey(name string, t AttrType) Key { return Key{Name: name, Type: t} }
+func PartitionKey(name string, t AttrType) KeyAttr { return KeyAttr{Name: name, Type: t} }
 
 // StreamView is what a table's stream records carry.
 type StreamView string
 
 // Stream view types.
 const (
-	KeysOnly        StreamView = "KEYS_ONLY"
-	NewImage        StreamView = "NEW_IMAGE"
-	OldImage        StreamView = "OLD_IMAGE"
-	NewAndOldImages StreamView = "NEW_AND_OLD_IMAGES"
+	ViewKeysOnly        StreamView = "KEYS_ONLY"
+	ViewNewImage        StreamView = "NEW_IMAGE"
+	ViewOldImage        StreamView = "OLD_IMAGE"
+	ViewNewAndOldImages StreamView = "NEW_AND_OLD_IMAGES"
 )
 
 // Resource is something a stage reads or writes: a *Bucket, a bucket prefix
-// (Bucket.Prefix) or a *Table.
+// (Bucket.Keys) or a *Table.
 type Resource interface {
 	access() Access
 }
@@ -106,10 +106,6 @@ func (b *Bucket) IsVersioned() bool { return b.versioned }
 
 func (b *Bucket) access() Access { return Access{Bucket: b} }
 
-// Prefix is the part of the bucket under a key prefix, for Reads, Writes
-// and Deletes.
-func (b *Bucket) Prefix(p string) Resource { return bucketKeys{b: b, prefix: p} }
-
 // Keys is the part of the bucket whose keys start with prefix and end with
 // suffix, for Reads, Writes and Deletes: Keys("incoming/", ".errors.txt")
 // lets a stage triggered by incoming/*.csv write reports next to the
@@ -129,13 +125,13 @@ func (p bucketKeys) access() Access { return Access{Bucket: p.b, Prefix: p.prefi
 // Created is a trigger on objects created in the bucket (every way: Put,
 // Post, Copy, CompleteMultipartUpload), narrowed by options such as
 // triggers.Prefix, triggers.Suffix and triggers.Only.
-func (b *Bucket) Created(opts ...triggers.Option) triggers.ObjectTrigger {
+func (b *Bucket) Created(opts ...triggers.ObjectOption) triggers.ObjectTrigger {
 	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectCreated}, opts...)
 }
 
 // Removed is a trigger on objects removed from the bucket (Delete and
 // DeleteMarkerCreated).
-func (b *Bucket) Removed(opts ...triggers.Option) triggers.ObjectTrigger {
+func (b *Bucket) Removed(opts ...triggers.ObjectOption) triggers.ObjectTrigger {
 	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectRemoved}, opts...)
 }
 
@@ -146,8 +142,8 @@ type Table struct {
 	app       *App
 	name      string
 	existing  bool
-	partition Key
-	sort      *Key
+	partition KeyAttr
+	sort      *KeyAttr
 	view      StreamView
 	streamARN string
 	ttlAttr   string
@@ -159,7 +155,7 @@ type TableOption func(*Table)
 
 // SortKey declares a table's sort (range) key.
 func SortKey(name string, t AttrType) TableOption {
-	return func(tb *Table) { k := Key{Name: name, Type: t}; tb.sort = &k }
+	return func(tb *Table) { k := KeyAttr{Name: name, Type: t}; tb.sort = &k }
 }
 
 // Stream declares the table's stream view type. A table the stack creates
@@ -182,10 +178,10 @@ func (t *Table) Name() string { return t.name }
 func (t *Table) Existing() bool { return t.existing }
 
 // PartitionKey returns the table's partition key.
-func (t *Table) PartitionKey() Key { return t.partition }
+func (t *Table) PartitionKey() KeyAttr { return t.partition }
 
 // SortKey returns the table's sort key, or nil.
-func (t *Table) SortKey() *Key { return t.sort }
+func (t *Table) SortKey() *KeyAttr { return t.sort }
 
 // StreamARN returns the declared stream ARN of an existing table.
 func (t *Table) StreamARN() string { return t.streamARN }
@@ -202,7 +198,7 @@ func (t *Table) StreamView() StreamView {
 	}
 	for _, s := range t.app.stages {
 		if s.stream != nil && s.stream.Table == t.name {
-			return NewAndOldImages
+			return ViewNewAndOldImages
 		}
 	}
 	return ""
@@ -219,8 +215,8 @@ type Index struct {
 	table     *Table
 	name      string
 	global    bool
-	partition Key
-	sort      *Key
+	partition KeyAttr
+	sort      *KeyAttr
 }
 
 // GlobalIndex declares a global secondary index of the table, keyed by
@@ -230,7 +226,7 @@ type Index struct {
 //
 // The stack creates it with a table it creates, and the local environment
 // with its tables; of an existing table, declare the indexes it has.
-func (t *Table) GlobalIndex(name string, partition Key) *Index {
+func (t *Table) GlobalIndex(name string, partition KeyAttr) *Index {
 	return t.addIndex(&Index{table: t, name: name, global: true, partition: partition})
 }
 
@@ -238,7 +234,7 @@ func (t *Table) GlobalIndex(name string, partition Key) *Index {
 // partition key with the sort key sortAttr. The table must have a sort
 // key, and local indexes exist only from the table's creation.
 func (t *Table) LocalIndex(name, sortAttr string, typ AttrType) *Index {
-	return t.addIndex(&Index{table: t, name: name, partition: t.partition, sort: &Key{Name: sortAttr, Type: typ}})
+	return t.addIndex(&Index{table: t, name: name, partition: t.partition, sort: &KeyAttr{Name: sortAttr, Type: typ}})
 }
 
 func (t *Table) addIndex(ix *Index) *Index {
@@ -289,7 +285,7 @@ func (ix *Index) limit() int {
 // checkKey refuses an index key attribute with no name, an unknown type,
 // or another type than the table (or another index) gives it: DynamoDB
 // has one type per attribute definition.
-func (ix *Index) checkKey(k Key, role string) {
+func (ix *Index) checkKey(k KeyAttr, role string) {
 	t := ix.table
 	where := fmt.Sprintf("pipeline: table %q: index %q", t.name, ix.name)
 	if k.Name == "" {
@@ -314,7 +310,7 @@ func (ix *Index) SortKey(name string, typ AttrType) *Index {
 		ix.table.app.fail(fmt.Errorf("pipeline: table %q: index %q: a local index has its sort key from LocalIndex; SortKey is for global indexes", ix.table.name, ix.name))
 		return ix
 	}
-	k := Key{Name: name, Type: typ}
+	k := KeyAttr{Name: name, Type: typ}
 	ix.sort = nil
 	ix.checkKey(k, "sort")
 	ix.sort = &k
@@ -331,10 +327,10 @@ func (ix *Index) Table() *Table { return ix.table }
 func (ix *Index) Global() bool { return ix.global }
 
 // Partition returns the index's partition key.
-func (ix *Index) Partition() Key { return ix.partition }
+func (ix *Index) Partition() KeyAttr { return ix.partition }
 
 // Sort returns the index's sort key, or nil.
-func (ix *Index) Sort() *Key { return ix.sort }
+func (ix *Index) Sort() *KeyAttr { return ix.sort }
 
 // Query reads the items of the index whose index keys satisfy the key
 // condition into out, as Table.Query does. Queries of a global index are
@@ -348,10 +344,10 @@ func (t *Table) Indexes() []*Index { return append([]*Index(nil), t.indexes...) 
 
 // attributeDefinitions returns the key attributes of the table and its
 // indexes, each once, in order: what CreateTable defines.
-func (t *Table) attributeDefinitions() []Key {
-	var out []Key
+func (t *Table) attributeDefinitions() []KeyAttr {
+	var out []KeyAttr
 	seen := map[string]bool{}
-	add := func(k *Key) {
+	add := func(k *KeyAttr) {
 		if k != nil && k.Name != "" && !seen[k.Name] {
 			seen[k.Name] = true
 			out = append(out, *k)
@@ -368,11 +364,11 @@ func (t *Table) attributeDefinitions() []Key {
 
 // AttributeDefinitions returns the key attributes of the table and its
 // indexes, each once: what creating the table defines.
-func (t *Table) AttributeDefinitions() []Key { return t.attributeDefinitions() }
+func (t *Table) AttributeDefinitions() []KeyAttr { return t.attributeDefinitions() }
 
 // Changes is a trigger on the table's stream, configured with options such
-// as triggers.Inserts, triggers.BatchSize, triggers.Bisect and triggers.Where.
-func (t *Table) Changes(opts ...triggers.Option) triggers.StreamTrigger {
+// as triggers.Insert, triggers.BatchSize, triggers.Bisect and triggers.Where.
+func (t *Table) Changes(opts ...triggers.StreamOption) triggers.StreamTrigger {
 	return triggers.NewStreamTrigger(t.name, opts...)
 }
 

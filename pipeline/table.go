@@ -330,8 +330,8 @@ func (t *Table) keyOf(what string, m map[string]types.AttributeValue) (map[strin
 	return out, nil
 }
 
-func (t *Table) keyAttrs() []Key {
-	ks := []Key{t.partition}
+func (t *Table) keyAttrs() []KeyAttr {
+	ks := []KeyAttr{t.partition}
 	if t.sort != nil {
 		ks = append(ks, *t.sort)
 	}

@@ -192,7 +192,7 @@ func (h *Harness) Invoke(s *pipeline.Stage, payload []byte) Result {
 // filter removes from payload the records the stage's trigger does not
 // take, returning the rest (nil when none is left) and what it removed.
 // Stream records go through the evaluator of the local engine
-// (triggers.StreamTrigger.Match); S3 records through the trigger's
+// (triggers.StreamTrigger.Matches); S3 records through the trigger's
 // events, prefix and suffix, as S3 matches notifications.
 func filter(s *pipeline.Stage, payload []byte) ([]byte, []string, error) {
 	var ev map[string]json.RawMessage
@@ -233,7 +233,7 @@ func takes(s *pipeline.Stage, rec json.RawMessage) (bool, string, error) {
 			Dynamodb struct{ SequenceNumber string }
 		}
 		json.Unmarshal(rec, &r)
-		ok, err := t.Match(rec)
+		ok, err := t.Matches(rec)
 		return ok, r.Dynamodb.SequenceNumber, err
 	}
 	t := s.ObjectTrigger()

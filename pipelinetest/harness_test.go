@@ -40,7 +40,7 @@ func grantsApp(got *string) (*pipeline.App, *pipeline.Bucket, *pipeline.Stage) {
 			}
 		}
 		return err
-	}).Reads(inbox.Prefix("in/")).Writes(inbox.Prefix("out/"))
+	}).Reads(inbox.Keys("in/", "")).Writes(inbox.Keys("out/", ""))
 	return app, inbox, st
 }
 
@@ -70,7 +70,7 @@ func TestAccessEnforced(t *testing.T) {
 	if res.OK() || !strings.Contains(res.Err.Error(), "AccessDenied") {
 		t.Fatalf("undeclared write in the harness: %v, want AccessDenied", res.Err)
 	}
-	if !strings.Contains(inHarness, `add .Writes(<bucket grants-inbox>.Prefix("elsewhere/in/"))`) {
+	if !strings.Contains(inHarness, `add .Writes(<bucket grants-inbox>.Keys("elsewhere/in/", ""))`) {
 		t.Errorf("harness error %q does not name the fix", inHarness)
 	}
 	if inHarness != inDev {
@@ -96,7 +96,7 @@ func TestFiltersApplied(t *testing.T) {
 	orders := app.Table("orders", pipeline.PartitionKey("id", pipeline.String))
 	files := app.Bucket("filters-files")
 	var got []string
-	ship := pipeline.OnChange(app, "ship", orders.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("status").Equals("paid"))),
+	ship := pipeline.OnChange(app, "ship", orders.Changes(triggers.Insert, triggers.Where(triggers.NewImage("status").Equals("paid"))),
 		func(ctx context.Context, c triggers.Change[order]) error {
 			got = append(got, c.New.ID)
 			return nil

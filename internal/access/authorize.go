@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/policy"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -45,27 +46,13 @@ func (e *DeniedError) ErrorMessage() string {
 // ErrorFault says the caller is at fault, as for AWS's refusal.
 func (e *DeniedError) ErrorFault() int { return 1 } // smithy.FaultClient
 
-// objectGranted reports whether a declaration of the kind grants an S3
-// object action.
-func objectGranted(action string, versioned bool, kind string) bool {
-	switch kind {
-	case "read":
-		return slices.Contains(pipeline.ObjectReadActions(versioned), action)
-	case "write":
-		return slices.Contains(pipeline.ObjectWriteActions(), action)
-	case "delete":
-		return slices.Contains(pipeline.ObjectDeleteActions(), action)
-	}
-	return false
-}
-
 // Object reports whether stage s may perform the S3 object action (an
 // IAM action such as s3:GetObject) on key of bucket b, and if not, which
 // declaration would allow it.
 func Object(s *pipeline.Stage, action string, b *pipeline.Bucket, key string) error {
 	check := func(list []pipeline.Access, kind string) bool {
 		for _, a := range list {
-			if a.Covers(b, key) && objectGranted(action, b.IsVersioned(), kind) {
+			if a.Covers(b, key) && policy.ObjectGranted(action, b.IsVersioned(), kind) {
 				return true
 			}
 		}
@@ -76,13 +63,13 @@ func Object(s *pipeline.Stage, action string, b *pipeline.Bucket, key string) er
 	}
 	method := "Writes"
 	switch {
-	case slices.Contains(pipeline.ObjectReadActions(true), action):
+	case slices.Contains(policy.ObjectRead(true), action):
 		method = "Reads"
 	case action == "s3:DeleteObject":
 		method = "Deletes"
 	}
 	return &DeniedError{Stage: s.Name(), Action: action, Resource: "s3://" + b.Name() + "/" + key,
-		Fix: fmt.Sprintf(".%s(%s.Prefix(%q))", method, bucketRef(b), keyDir(key))}
+		Fix: fmt.Sprintf(".%s(%s.Keys(%q, \"\"))", method, bucketRef(b), keyDir(key))}
 }
 
 // List reports whether stage s may list keys of bucket b under prefix: a
@@ -95,7 +82,7 @@ func List(s *pipeline.Stage, b *pipeline.Bucket, prefix string) error {
 		}
 	}
 	return &DeniedError{Stage: s.Name(), Action: "s3:ListBucket", Resource: fmt.Sprintf("s3://%s (prefix %q)", b.Name(), prefix),
-		Fix: fmt.Sprintf(".Reads(%s.Prefix(%q))", bucketRef(b), prefix)}
+		Fix: fmt.Sprintf(".Reads(%s.Keys(%q, \"\"))", bucketRef(b), prefix)}
 }
 
 // Table reports whether stage s may perform the DynamoDB action
@@ -105,9 +92,9 @@ func Table(s *pipeline.Stage, action string, t *pipeline.Table) error {
 		list    []pipeline.Access
 		actions []string
 	}{
-		{s.ReadAccesses(), pipeline.TableReadActions()},
-		{s.WriteAccesses(), pipeline.TableWriteActions()},
-		{s.DeleteAccesses(), pipeline.TableDeleteActions()},
+		{s.ReadAccesses(), policy.TableRead()},
+		{s.WriteAccesses(), policy.TableWrite()},
+		{s.DeleteAccesses(), policy.TableDelete()},
 	} {
 		for _, a := range g.list {
 			if a.CoversTable(t) && slices.Contains(g.actions, action) {
@@ -116,7 +103,7 @@ func Table(s *pipeline.Stage, action string, t *pipeline.Table) error {
 		}
 	}
 	method := "Writes"
-	if slices.Contains(pipeline.TableReadActions(), action) && !slices.Contains(pipeline.TableWriteActions(), action) {
+	if slices.Contains(policy.TableRead(), action) && !slices.Contains(policy.TableWrite(), action) {
 		method = "Reads"
 	}
 	return &DeniedError{Stage: s.Name(), Action: action, Resource: "table " + t.Name(),

@@ -18,9 +18,9 @@ func TestDeclarations(t *testing.T) {
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 	logs := a.Table("logs", pipeline.PartitionKey("id", pipeline.String))
 	st := pipeline.OnObject(a, "thumb", up.Created(triggers.Prefix("in/")), func(context.Context, triggers.Object) error { return nil }).
-		Reads(up.Prefix("in/"), ver, tb).
-		Writes(up.Prefix("thumbs/"), up.Keys("in/", ".err"), logs).
-		Deletes(up.Prefix("tmp/"), tb)
+		Reads(up.Keys("in/", ""), ver, tb).
+		Writes(up.Keys("thumbs/", ""), up.Keys("in/", ".err"), logs).
+		Deletes(up.Keys("tmp/", ""), tb)
 
 	allowed := []struct{ action, bucket, key string }{
 		{"s3:GetObject", "uploads", "in/a.jpg"},
@@ -37,12 +37,12 @@ func TestDeclarations(t *testing.T) {
 		}
 	}
 	refused := []struct{ action, bucket, key, fix string }{
-		{"s3:PutObject", "uploads", "out/a.png", `.Writes(<bucket uploads>.Prefix("out/"))`},
-		{"s3:PutObject", "uploads", "in/a.jpg", `.Writes(<bucket uploads>.Prefix("in/"))`},
-		{"s3:GetObject", "uploads", "thumbs/a.png", `.Reads(<bucket uploads>.Prefix("thumbs/"))`},
-		{"s3:PutObject", "uploads", "tmp/x", `.Writes(<bucket uploads>.Prefix("tmp/"))`},
+		{"s3:PutObject", "uploads", "out/a.png", `.Writes(<bucket uploads>.Keys("out/", ""))`},
+		{"s3:PutObject", "uploads", "in/a.jpg", `.Writes(<bucket uploads>.Keys("in/", ""))`},
+		{"s3:GetObject", "uploads", "thumbs/a.png", `.Reads(<bucket uploads>.Keys("thumbs/", ""))`},
+		{"s3:PutObject", "uploads", "tmp/x", `.Writes(<bucket uploads>.Keys("tmp/", ""))`},
 		{"s3:GetObjectVersion", "uploads", "in/a.jpg", `.Reads(`},
-		{"s3:DeleteObject", "archive", "a", `.Deletes(<bucket archive>.Prefix(""))`},
+		{"s3:DeleteObject", "archive", "a", `.Deletes(<bucket archive>.Keys("", ""))`},
 	}
 	for _, c := range refused {
 		err := access.Object(st, c.action, a.BucketNamed(c.bucket), c.key)

@@ -36,7 +36,7 @@ func testTableHandles(t *testing.T, h *harness) {
 	byPlaced := orders.LocalIndex("by-placed", "placed", pipeline.String)
 	var mu sync.Mutex
 	seen := map[string]string{}
-	pipeline.OnChange(app, "check", orders.Changes(triggers.Inserts), func(ctx context.Context, c triggers.Change[order]) error {
+	pipeline.OnChange(app, "check", orders.Changes(triggers.Insert), func(ctx context.Context, c triggers.Change[order]) error {
 		var got order
 		if err := orders.Get(ctx, c.Keys, &got); err != nil && !errors.Is(err, pipeline.ErrNotFound) {
 			return err
