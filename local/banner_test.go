@@ -1,7 +1,9 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/nanopipe/nanopipe/pipeline"
@@ -23,5 +25,24 @@ func TestBannerShowsFilterAndBisect(t *testing.T) {
 	want := `stream of table orders (INSERT, batch 10, where NewImage "status" Equals("paid"), bisect)`
 	if got := describeTrigger(st); got != want {
 		t.Errorf("banner line\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestBannerShowsIndexes: a table's line names its secondary indexes.
+func TestBannerShowsIndexes(t *testing.T) {
+	app := pipeline.New("banner")
+	orders := app.Table("orders", pipeline.PartitionKey("customer", pipeline.String), pipeline.SortKey("id", pipeline.String))
+	orders.GlobalIndex("by-status", pipeline.PartitionKey("status", pipeline.String))
+	orders.LocalIndex("by-placed", "placed", pipeline.String)
+	env, err := Start(context.Background(), app, Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close(context.Background())
+	var b bytes.Buffer
+	c := &Command{App: app}
+	c.banner(&printer{w: &b}, env, t.TempDir())
+	if !strings.Contains(b.String(), "orders  (index by-status, index by-placed)") {
+		t.Errorf("banner does not list the indexes:\n%s", b.String())
 	}
 }

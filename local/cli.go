@@ -240,9 +240,16 @@ func (c *Command) banner(p *printer, env *Environment, dir string) {
 		fmt.Fprintf(tw, "  bucket\t%s\n", bk.Name())
 	}
 	for _, t := range app.Tables() {
-		extra := ""
+		var notes []string
 		if v := t.StreamView(); v != "" {
-			extra = "  (stream " + string(v) + ")"
+			notes = append(notes, "stream "+string(v))
+		}
+		for _, ix := range t.Indexes() {
+			notes = append(notes, "index "+ix.Name())
+		}
+		extra := ""
+		if len(notes) > 0 {
+			extra = "  (" + strings.Join(notes, ", ") + ")"
 		}
 		fmt.Fprintf(tw, "  table\t%s%s\n", t.Name(), extra)
 	}
