@@ -2,8 +2,9 @@ package access
 
 import (
 	"context"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -175,13 +176,13 @@ func dynamoDBChecks(op string, in any) []check {
 		return []check{tableAction("dynamodb:DescribeTable", str(in.TableName))}
 	case *dynamodb.BatchGetItemInput:
 		var cs []check
-		for _, t := range sortedKeys(in.RequestItems) {
+		for _, t := range slices.Sorted(maps.Keys(in.RequestItems)) {
 			cs = append(cs, tableAction("dynamodb:BatchGetItem", t))
 		}
 		return cs
 	case *dynamodb.BatchWriteItemInput:
 		var cs []check
-		for _, t := range sortedKeys(in.RequestItems) {
+		for _, t := range slices.Sorted(maps.Keys(in.RequestItems)) {
 			cs = append(cs, tableAction("dynamodb:BatchWriteItem", t))
 		}
 		return cs
@@ -219,13 +220,4 @@ func otherDynamoDB(op string) check {
 		action = "dynamodb:PartiQL (" + op + ")"
 	}
 	return otherAction(action, "")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
