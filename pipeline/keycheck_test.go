@@ -51,6 +51,23 @@ func TestKeyDeclarations(t *testing.T) {
 			orders := a.Table("orders", pipeline.PartitionKey("id", pipeline.String))
 			pipeline.OnChanges(a, "bulk", orders.Changes(), func(context.Context, *triggers.Batch[numberedOrder]) error { return nil })
 		}, []string{`pipeline: stage "bulk" on table "orders": item type pipeline_test.numberedOrder does not hold the table's partition key "id" as a string (S) (`}},
+		{"local index of a table without a sort key", func(a *pipeline.App) {
+			orders := a.Table("orders", pipeline.PartitionKey("id", pipeline.String))
+			orders.LocalIndex("by-placed", "placed", pipeline.String)
+		}, []string{`pipeline: table "orders": LocalIndex("by-placed"): a local index needs a table with a sort key; declare pipeline.SortKey on the table, or use GlobalIndex`}},
+		{"two indexes of one name", func(a *pipeline.App) {
+			orders := a.Table("orders", pipeline.PartitionKey("id", pipeline.String))
+			orders.GlobalIndex("by-status", pipeline.PartitionKey("status", pipeline.String))
+			orders.GlobalIndex("by-status", pipeline.PartitionKey("state", pipeline.String))
+		}, []string{`pipeline: table "orders": GlobalIndex("by-status"): the table already has an index of that name`}},
+		{"index key typed unlike the table's", func(a *pipeline.App) {
+			orders := a.Table("orders", pipeline.PartitionKey("id", pipeline.String))
+			orders.GlobalIndex("by-id", pipeline.PartitionKey("id", pipeline.Number))
+		}, []string{`pipeline: table "orders": index "by-id": partition key "id" is declared a number (N), but the table already defines "id" as a string (S); an attribute has one key type`}},
+		{"index name DynamoDB refuses", func(a *pipeline.App) {
+			orders := a.Table("orders", pipeline.PartitionKey("id", pipeline.String))
+			orders.GlobalIndex("by status", pipeline.PartitionKey("status", pipeline.String))
+		}, []string{`GlobalIndex("by status"): use 3-255 letters, digits, '_', '-' or '.'`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
