@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/policy"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -15,14 +16,14 @@ import (
 // The actions come from package pipeline, which the local environment
 // enforces too: what passes locally is what IAM allows deployed.
 var (
-	objectReadActions   = pipeline.ObjectReadActions(false)
-	versionReadActions  = pipeline.ObjectReadActions(true)
-	objectWriteActions  = pipeline.ObjectWriteActions()
-	objectDeleteActions = pipeline.ObjectDeleteActions()
-	tableReadActions    = pipeline.TableReadActions()
-	tableWriteActions   = pipeline.TableWriteActions()
-	tableDeleteActions  = pipeline.TableDeleteActions()
-	streamReadActions   = pipeline.StreamReadActions()
+	objectReadActions   = policy.ObjectRead(false)
+	versionReadActions  = policy.ObjectRead(true)
+	objectWriteActions  = policy.ObjectWrite()
+	objectDeleteActions = policy.ObjectDelete()
+	tableReadActions    = policy.TableRead()
+	tableWriteActions   = policy.TableWrite()
+	tableDeleteActions  = policy.TableDelete()
+	streamReadActions   = policy.StreamRead()
 )
 
 // arns names the resources a policy refers to: CloudFormation tokens when
@@ -183,6 +184,13 @@ func (f *fnPlan) policyStatements(a arns) (stmts []statement, wildcards []string
 		for _, acc := range accs {
 			if acc.Table != nil {
 				arns = appendNew(arns, a.tableARN(acc.Table))
+				// Queries of a table's secondary indexes are authorized
+				// on the index ARNs.
+				if sid == "ReadTables" && len(acc.Table.Indexes()) > 0 {
+					ix := a.tableARN(acc.Table) + "/index/*"
+					arns = appendNew(arns, ix)
+					wildcards = append(wildcards, ix)
+				}
 			}
 		}
 		if len(arns) > 0 {

@@ -25,7 +25,7 @@ func TestNag(t *testing.T) {
 		// Tracing grants X-Ray's actions on "*", suppressed with its reason.
 		"shop-traced": func() *pipeline.App {
 			a := shop()
-			a.Stage("load").Tracing()
+			a.StageNamed("load").Tracing()
 			return a
 		},
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -290,7 +292,7 @@ func (p *Pipeline) function(name string) *deployedFunction {
 	if f, ok := p.functions[name]; ok {
 		return f
 	}
-	if s := p.plan.app.Stage(name); s != nil {
+	if s := p.plan.app.StageNamed(name); s != nil {
 		return p.functions[s.FunctionName()]
 	}
 	return nil
@@ -397,6 +399,7 @@ func (p *Pipeline) addTables() {
 		if a := t.TTLAttribute(); a != "" {
 			props.TimeToLiveSpecification = &awsdynamodb.CfnTable_TimeToLiveSpecificationProperty{Enabled: jsii.Bool(true), AttributeName: jsii.String(a)}
 		}
+		addIndexes(props, t, attrs)
 		id := p.plan.ids.get(t.Name()) + "Table"
 		cfn := awsdynamodb.NewCfnTable(p, jsii.String(id), props)
 		p.tables[t] = cfn
@@ -504,18 +507,18 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(suppress...))
 	}
 
-	env := pipeline.FunctionEnvironment(f.stages,
+	env := plumbing.FunctionEnvironment(f.stages,
 		func(b *pipeline.Bucket) string { return p.bucketNames[b] },
 		func(t *pipeline.Table) string { return p.tableNames[t] },
 		func(t *pipeline.Table) string { return p.streamARNs[t] })
 	maps.Copy(env, f.env)
 	if obs.LogLevel != pipeline.LogInfo {
 		// The runtime's default is info.
-		env[pipeline.EnvLogLevel] = obs.LogLevel
+		env[contract.LogLevel] = obs.LogLevel
 	}
 	if obs.Tracing {
 		// The runtime records the stages' AWS calls as subsegments.
-		env[pipeline.EnvTracing] = "active"
+		env[contract.Tracing] = "active"
 	}
 	vars := make(map[string]*string, len(env))
 	for k, v := range env {

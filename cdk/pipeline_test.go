@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/nanopipe/nanopipe/cdk"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -136,7 +137,7 @@ func TestBucketsAndTables(t *testing.T) {
 
 func TestDeclaredStreamView(t *testing.T) {
 	app := pipeline.New("views")
-	items := app.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.NewImage))
+	items := app.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.ViewNewImage))
 	pipeline.OnChange(app, "watch", items.Changes(), onCustomer)
 	_, tmpl := synth(t, app, nil)
 	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{
@@ -254,8 +255,8 @@ func TestFunctions(t *testing.T) {
 	for id, fn := range fns {
 		name := props(fn)["FunctionName"].(string)
 		group := strings.TrimPrefix(name, "shop-dev-")
-		stages := app.Groups()[group]
-		want := pipeline.FunctionEnvironment(stages,
+		stages := plumbing.Groups(app)[group]
+		want := plumbing.FunctionEnvironment(stages,
 			func(*pipeline.Bucket) string { return "" }, func(*pipeline.Table) string { return "" }, func(*pipeline.Table) string { return "" })
 		for _, s := range stages {
 			for k := range s.Function().Environment {
@@ -447,7 +448,7 @@ func TestStreamTriggers(t *testing.T) {
 	ordersID, _ := logical(t, tmpl, "AWS::DynamoDB::Table", "PipelineOrdersTable")
 	welcomeQueue, _ := logical(t, tmpl, "AWS::SQS::Queue", "PipelineWelcomeFailures")
 
-	patterns, err := app.Stage("total").StreamTrigger().Patterns()
+	patterns, err := app.StageNamed("total").StreamTrigger().Patterns()
 	if err != nil || len(patterns) != 1 {
 		t.Fatalf("Patterns() = %v, %v", patterns, err)
 	}
@@ -733,8 +734,8 @@ func TestLogs(t *testing.T) {
 	// The declaration sets the level: the app's, a stage's over it, the
 	// most verbose of a group's stages; Props.LogLevel over all.
 	app := shop()
-	app.Stage("total").LogLevel(pipeline.LogError)
-	app.Stage("welcome").LogLevel(pipeline.LogDebug)
+	app.StageNamed("total").LogLevel(pipeline.LogError)
+	app.StageNamed("welcome").LogLevel(pipeline.LogDebug)
 	_, tmpl = synth(t, app, &cdk.Props{LogRetentionDays: 365})
 	has(t, tmpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 365})
 	level := func(fn, want string) {
@@ -769,7 +770,7 @@ func TestTracing(t *testing.T) {
 
 	// One stage: its function only (here the mail group, through welcome).
 	app := shop()
-	app.Stage("welcome").Tracing()
+	app.StageNamed("welcome").Tracing()
 	_, tmpl = synth(t, app, nil)
 	traced := resources(t, tmpl, "AWS::Lambda::Function", map[string]any{"TracingConfig": map[string]any{"Mode": "Active"}})
 	mail, _ := logical(t, tmpl, "AWS::Lambda::Function", "PipelineMailFunction")
@@ -868,13 +869,13 @@ func TestGrantsFollowDeclaration(t *testing.T) {
 		app := pipeline.New("grants")
 		in := app.Bucket("grants-in")
 		items := app.Table("items", pipeline.PartitionKey("id", pipeline.String))
-		s := pipeline.OnObject(app, "work", in.Created(triggers.Prefix("todo/")), onObject).Reads(in.Prefix("todo/"))
+		s := pipeline.OnObject(app, "work", in.Created(triggers.Prefix("todo/")), onObject).Reads(in.Keys("todo/", ""))
 		extra(s, in, items)
 		return app
 	}
 	_, base := synth(t, declare(func(*pipeline.Stage, *pipeline.Bucket, *pipeline.Table) {}), nil)
 	_, more := synth(t, declare(func(s *pipeline.Stage, in *pipeline.Bucket, items *pipeline.Table) {
-		s.Writes(in.Prefix("done/"), items).Deletes(in.Keys("todo/", ".lock"))
+		s.Writes(in.Keys("done/", ""), items).Deletes(in.Keys("todo/", ".lock"))
 	}), nil)
 
 	without := statements(t, base, "Work")
@@ -956,8 +957,8 @@ func TestNewSafelyErrors(t *testing.T) {
 			pipeline.OnObject(app, "b", in.Removed(triggers.Retries(0)), onObject).Group("g1")
 		}), props: cdk.Props{Prebuilt: prebuilt}, want: "asynchronous invocation configuration"},
 		{name: "group variables", app: conflicting(func(app *pipeline.App, in *pipeline.Bucket, items *pipeline.Table) {
-			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1").Env("MODE", "x")
-			pipeline.OnChange(app, "b", items.Changes(), onCustomer).Group("g1").Env("MODE", "y")
+			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1").Setenv("MODE", "x")
+			pipeline.OnChange(app, "b", items.Changes(), onCustomer).Group("g1").Setenv("MODE", "y")
 		}), props: cdk.Props{Prebuilt: prebuilt}, want: "variable MODE"},
 		{name: "group concurrency", app: conflicting(func(app *pipeline.App, in *pipeline.Bucket, items *pipeline.Table) {
 			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1").ReservedConcurrency(1)

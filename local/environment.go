@@ -200,6 +200,14 @@ func (e *Environment) createResources() error {
 			k := keyDef(*sk)
 			spec.SK = &k
 		}
+		for _, ix := range t.Indexes() {
+			d := dynamosrv.Index{Name: ix.Name(), PK: keyDef(ix.Partition()), Local: !ix.Global()}
+			if sk := ix.Sort(); sk != nil {
+				k := keyDef(*sk)
+				d.SK = &k
+			}
+			spec.Indexes = append(spec.Indexes, d)
+		}
 		if err := e.ensureTable(spec); err != nil {
 			return fmt.Errorf("local: create table %s: %w", t.Name(), err)
 		}
@@ -207,7 +215,7 @@ func (e *Environment) createResources() error {
 	return nil
 }
 
-func keyDef(k pipeline.Key) dynamosrv.KeyDef {
+func keyDef(k pipeline.KeyAttr) dynamosrv.KeyDef {
 	return dynamosrv.KeyDef{Name: k.Name, Type: string(k.Type)}
 }
 

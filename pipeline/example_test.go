@@ -27,14 +27,14 @@ func Example() {
 
 	pipeline.OnObject(app, "load", inbox.Created(triggers.Prefix("csv/"), triggers.Suffix(".csv")),
 		func(ctx context.Context, o triggers.Object) error { return nil },
-	).Reads(inbox.Prefix("csv/")).Writes(orders)
+	).Reads(inbox.Keys("csv/", "")).Writes(orders)
 
 	pipeline.OnObject(app, "forget", inbox.Removed(triggers.Prefix("csv/")),
 		func(ctx context.Context, o triggers.Object) error { return nil },
 	)
 
 	pipeline.OnChange(app, "announce",
-		orders.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("status").Equals("paid")), triggers.Bisect()),
+		orders.Changes(triggers.Insert, triggers.Where(triggers.NewImage("status").Equals("paid")), triggers.Bisect()),
 		func(ctx context.Context, c triggers.Change[Order]) error { return nil },
 	)
 
@@ -56,7 +56,7 @@ func ExampleApp_Validate() {
 	uploads := app.Bucket("images-uploads")
 	pipeline.OnObject(app, "resize", uploads.Created(triggers.Prefix("img/")),
 		func(ctx context.Context, o triggers.Object) error { return nil },
-	).Writes(uploads.Prefix("img/small/"))
+	).Writes(uploads.Keys("img/small/", ""))
 
 	err := app.Validate()
 	fmt.Println(strings.ReplaceAll(err.Error(), ". ", ".\n"))
@@ -71,7 +71,7 @@ func ExampleApp_Validate() {
 func ExampleOnChange() {
 	app := pipeline.New("shop")
 	orders := app.Table("orders", pipeline.PartitionKey("id", pipeline.String))
-	ship := pipeline.OnChange(app, "ship", orders.Changes(triggers.Inserts),
+	ship := pipeline.OnChange(app, "ship", orders.Changes(triggers.Insert),
 		func(ctx context.Context, c triggers.Change[Order]) error {
 			fmt.Println("shipping", c.New.ID, c.Kind)
 			if c.New.Total < 0 {
@@ -80,10 +80,10 @@ func ExampleOnChange() {
 			return nil
 		})
 
-	r1 := pipelinetest.Insert(orders, Order{ID: "o-1", Total: 20})
-	r2 := pipelinetest.Insert(orders, Order{ID: "o-2", Total: -1})
-	r3 := pipelinetest.Insert(orders, Order{ID: "o-3", Total: 5})
-	res := pipelinetest.Invoke(context.Background(), ship, pipelinetest.NewEnv(""), pipelinetest.StreamEvent(r1, r2, r3))
+	r1 := pipelinetest.InsertedItem(orders, Order{ID: "o-1", Total: 20})
+	r2 := pipelinetest.InsertedItem(orders, Order{ID: "o-2", Total: -1})
+	r3 := pipelinetest.InsertedItem(orders, Order{ID: "o-3", Total: 5})
+	res := pipelinetest.New(nil, app, "").Invoke(ship, pipelinetest.StreamEvent(r1, r2, r3))
 
 	fmt.Println(len(res.Failed), res.Failed[0] == r2.SequenceNumber(), res.Failed[1] == r3.SequenceNumber())
 	// Output:
@@ -101,8 +101,8 @@ func ExampleOnObject() {
 			fmt.Printf("%s %q %d bytes\n", o.Event, o.Key, o.Size)
 			return nil
 		})
-	payload := pipelinetest.S3Event(pipelinetest.Created(inbox, "reports/Q1 summary (final).pdf", []byte("%PDF-1.7")))
-	res := pipelinetest.Invoke(context.Background(), index, pipelinetest.NewEnv(""), payload)
+	payload := pipelinetest.S3Event(pipelinetest.CreatedObject(inbox, "reports/Q1 summary (final).pdf", []byte("%PDF-1.7")))
+	res := pipelinetest.New(nil, app, "").Invoke(index, payload)
 	fmt.Println(res.OK())
 	// Output:
 	// ObjectCreated:Put "reports/Q1 summary (final).pdf" 8 bytes

@@ -9,7 +9,7 @@ type Observability struct {
 	// Tracing turns on X-Ray active tracing: Lambda samples invocations
 	// and records their initialization, invocation and overhead segments,
 	// and the runtime records each S3 and DynamoDB call the stages make
-	// through their handles as a subsegment (see EnvTracing).
+	// through their handles as a subsegment.
 	Tracing bool
 	// LogLevel is the lowest level of the logs kept: "debug", "info",
 	// "warn" or "error"; "" is "info". Lambda drops the records below it

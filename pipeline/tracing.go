@@ -18,11 +18,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// EnvTracing, set to "active" by the cdk package on a function with X-Ray
-// active tracing, makes the runtime record every S3 and DynamoDB call its
-// stages make as an X-Ray subsegment of the sampled invocation.
-const EnvTracing = "NANOPIPE_TRACING"
-
 // traced returns cfg with a middleware that records each AWS call of a
 // sampled invocation as an X-Ray subsegment, sent to the X-Ray daemon
 // Lambda runs at daemon (AWS_XRAY_DAEMON_ADDRESS). Calls outside a sampled

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -40,11 +41,11 @@ func TestTracedClients(t *testing.T) {
 	in := app.Bucket("traced-in")
 	OnObject(app, "a", in.Created(), func(context.Context, triggers.Object) error { return nil })
 	vars := map[string]string{
-		EnvStages: "a", BucketEnvVar(in): "in-123",
-		EnvTracing: "active", "AWS_XRAY_DAEMON_ADDRESS": "tcp:127.0.0.1:9 udp:" + daemon.LocalAddr().String(),
+		contract.Stages: "a", contract.BucketVar(in.Name()): "in-123",
+		contract.Tracing: "active", "AWS_XRAY_DAEMON_ADDRESS": "tcp:127.0.0.1:9 udp:" + daemon.LocalAddr().String(),
 	}
 	cfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", ""), BaseEndpoint: aws.String(srv.URL)}
-	env, _, err := EnvFromEnviron(app, func(k string) string { return vars[k] }, cfg)
+	env, _, err := envFromEnviron(app, func(k string) string { return vars[k] }, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +104,8 @@ func TestTracedClients(t *testing.T) {
 	}
 
 	// Without the variable, clients are not instrumented.
-	delete(vars, EnvTracing)
-	plain, _, err := EnvFromEnviron(app, func(k string) string { return vars[k] }, cfg)
+	delete(vars, contract.Tracing)
+	plain, _, err := envFromEnviron(app, func(k string) string { return vars[k] }, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

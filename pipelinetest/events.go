@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -31,27 +32,27 @@ func next() int64 { return seq.Add(1) }
 // ObjectRecord is one S3 event record, as S3 writes it into a notification.
 type ObjectRecord map[string]any
 
-// Created builds an ObjectCreated:Put record for key in bucket b, with the
+// CreatedObject builds an ObjectCreated:Put record for key in bucket b, with the
 // size and ETag of body. The key is form-encoded as S3 does.
-func Created(b *pipeline.Bucket, key string, body []byte) ObjectRecord {
+func CreatedObject(b *pipeline.Bucket, key string, body []byte) ObjectRecord {
 	sum := md5.Sum(body)
 	return objectRecord(b, "ObjectCreated:Put", key, int64(len(body)), hex.EncodeToString(sum[:]))
 }
 
-// CreatedBy builds an ObjectCreated record of the given sub-event (such as
+// CreatedObjectBy builds an ObjectCreated record of the given sub-event (such as
 // triggers.ObjectCreatedCopy) for key, with the given size.
-func CreatedBy(b *pipeline.Bucket, event triggers.S3Event, key string, size int64) ObjectRecord {
+func CreatedObjectBy(b *pipeline.Bucket, event triggers.S3Event, key string, size int64) ObjectRecord {
 	name := string(event)[len("s3:"):]
 	return objectRecord(b, name, key, size, fmt.Sprintf("%032x", next()))
 }
 
-// Removed builds an ObjectRemoved:Delete record for key.
-func Removed(b *pipeline.Bucket, key string) ObjectRecord {
+// RemovedObject builds an ObjectRemoved:Delete record for key.
+func RemovedObject(b *pipeline.Bucket, key string) ObjectRecord {
 	return objectRecord(b, "ObjectRemoved:Delete", key, 0, "")
 }
 
 func objectRecord(b *pipeline.Bucket, event, key string, size int64, etag string) ObjectRecord {
-	obj := map[string]any{"key": triggers.EncodeKey(key), "sequencer": fmt.Sprintf("%016X", next())}
+	obj := map[string]any{"key": s3event.EncodeKey(key), "sequencer": fmt.Sprintf("%016X", next())}
 	if event[:len("ObjectCreated")] == "ObjectCreated" {
 		obj["size"] = size
 		obj["eTag"] = etag
@@ -90,19 +91,19 @@ func S3Event(records ...ObjectRecord) []byte {
 // StreamRecord is one DynamoDB stream record, as Lambda delivers it.
 type StreamRecord map[string]any
 
-// Insert builds an INSERT record of item in table t. The keys are taken from
+// InsertedItem builds an INSERT record of item in table t. The keys are taken from
 // the item by the table's key schema.
-func Insert[T any](t *pipeline.Table, item T) StreamRecord {
+func InsertedItem[T any](t *pipeline.Table, item T) StreamRecord {
 	return streamRecord(t, triggers.Insert, nil, marshal(item))
 }
 
-// Modify builds a MODIFY record from old to new.
-func Modify[T any](t *pipeline.Table, old, new T) StreamRecord {
+// ModifiedItem builds a MODIFY record from old to new.
+func ModifiedItem[T any](t *pipeline.Table, old, new T) StreamRecord {
 	return streamRecord(t, triggers.Modify, marshal(old), marshal(new))
 }
 
-// Remove builds a REMOVE record of old.
-func Remove[T any](t *pipeline.Table, old T) StreamRecord {
+// RemovedItem builds a REMOVE record of old.
+func RemovedItem[T any](t *pipeline.Table, old T) StreamRecord {
 	return streamRecord(t, triggers.Remove, marshal(old), nil)
 }
 
@@ -134,7 +135,7 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 		img = old
 	}
 	keys := map[string]types.AttributeValue{}
-	for _, k := range []*pipeline.Key{ptr(t.PartitionKey()), t.SortKey()} {
+	for _, k := range []*pipeline.KeyAttr{ptr(t.PartitionKey()), t.SortKey()} {
 		if k == nil {
 			continue
 		}
@@ -146,7 +147,7 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 	}
 	view := t.StreamView()
 	if view == "" {
-		view = pipeline.NewAndOldImages
+		view = pipeline.ViewNewAndOldImages
 	}
 	n := next()
 	ddb := map[string]any{
@@ -156,10 +157,10 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 		"SizeBytes":                   64,
 		"StreamViewType":              string(view),
 	}
-	if new != nil && (view == pipeline.NewImage || view == pipeline.NewAndOldImages) {
+	if new != nil && (view == pipeline.ViewNewImage || view == pipeline.ViewNewAndOldImages) {
 		ddb["NewImage"] = avMap(new)
 	}
-	if old != nil && (view == pipeline.OldImage || view == pipeline.NewAndOldImages) {
+	if old != nil && (view == pipeline.ViewOldImage || view == pipeline.ViewNewAndOldImages) {
 		ddb["OldImage"] = avMap(old)
 	}
 	return StreamRecord{

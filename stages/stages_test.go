@@ -1,11 +1,13 @@
 package stages_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -43,16 +45,16 @@ func TestCopyAndMove(t *testing.T) {
 	// Redelivery: the move finds its source gone and succeeds; the copy
 	// copies the same version again.
 	h := pipelinetest.New(t, app, e.Endpoint())
-	if res := h.Invoke(mv, pipelinetest.S3Event(pipelinetest.Created(in, "done/x/y.txt", []byte("moved")))); !res.OK() {
+	if res := h.Invoke(mv, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "done/x/y.txt", []byte("moved")))); !res.OK() {
 		t.Errorf("redelivered move: %v", res.Err)
 	}
-	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
+	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
 		t.Errorf("redelivered copy: %v", res.Err)
 	}
 	// A stale event (the object was replaced since) copies nothing.
 	e.put("cm-in", "incoming/a b+c.txt", []byte("newer"))
 	e.idle()
-	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
+	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
 		t.Errorf("stale copy: %v", res.Err)
 	}
 	if got := string(e.get("cm-out", "copies/a b+c.txt")); got != "newer" {
@@ -103,12 +105,12 @@ func TestIndex(t *testing.T) {
 	// Late events change nothing: an older removal of a.txt, and an older
 	// creation of b.txt (removed since).
 	h := pipelinetest.New(t, app, e.Endpoint())
-	oldRemoval := pipelinetest.Removed(docs, "docs/a.txt")
+	oldRemoval := pipelinetest.RemovedObject(docs, "docs/a.txt")
 	setSequencer(oldRemoval, "0000")
 	if res := h.Invoke(unix, pipelinetest.S3Event(oldRemoval)); !res.OK() {
 		t.Fatal(res.Err)
 	}
-	if res := h.Invoke(ix, pipelinetest.S3Event(pipelinetest.Created(docs, "docs/b.txt", []byte("bye")))); !res.OK() {
+	if res := h.Invoke(ix, pipelinetest.S3Event(pipelinetest.CreatedObject(docs, "docs/b.txt", []byte("bye")))); !res.OK() {
 		t.Fatal(res.Err)
 	}
 	if items := e.scan("objects"); len(items) != 1 || s(items[0]["key"]) != "docs/a.txt" {
@@ -138,7 +140,7 @@ func TestCascade(t *testing.T) {
 	files := app.Bucket("cc-files")
 	albums := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
 	photos := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
-	forget := stages.Cascade(app, "forget", albums.Changes(triggers.Removes),
+	forget := stages.Cascade(app, "forget", albums.Changes(triggers.Remove),
 		stages.DeleteItems(photos, func(a Album) any { return a.Name }),
 		stages.DeleteObjects(files, "thumbs/", func(a Album) string { return a.Name + "/" }))
 	e := start(t, app)
@@ -176,7 +178,7 @@ func TestCascade(t *testing.T) {
 	}
 	// Redelivery finds nothing left to remove and succeeds.
 	h := pipelinetest.New(t, app, e.Endpoint())
-	if res := h.Invoke(forget, pipelinetest.StreamEvent(pipelinetest.Remove(albums, Album{Name: "summer"}))); !res.OK() {
+	if res := h.Invoke(forget, pipelinetest.StreamEvent(pipelinetest.RemovedItem(albums, Album{Name: "summer"}))); !res.OK() {
 		t.Errorf("redelivered cascade: %v %v", res.Err, res.Failed)
 	}
 	if got := fmt.Sprint(forget.ReadAccesses(), forget.DeleteAccesses(), forget.WriteAccesses()); got != `[table photos bucket cc-files prefix "thumbs/"] [table photos bucket cc-files prefix "thumbs/"] []` {
@@ -196,7 +198,7 @@ func TestArchive(t *testing.T) {
 	app := pipeline.New("archive")
 	vault := app.Bucket("ar-vault")
 	sessions := app.Table("sessions", pipeline.PartitionKey("id", pipeline.String), pipeline.TimeToLive("expires"))
-	arch := stages.Archive(app, "archive", sessions.Changes(triggers.Removes), vault, "removed/")
+	arch := stages.Archive(app, "archive", sessions.Changes(triggers.Remove), vault, "removed/")
 	e := start(t, app)
 	ddb := e.DynamoDBClient()
 	ddb.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: ptr("sessions"), Item: map[string]types.AttributeValue{
@@ -222,7 +224,7 @@ func TestArchive(t *testing.T) {
 	}
 	// The same record again writes the same object.
 	h := pipelinetest.New(t, app, e.Endpoint())
-	rec := pipelinetest.Remove(sessions, Session{ID: "s2", User: "bob"})
+	rec := pipelinetest.RemovedItem(sessions, Session{ID: "s2", User: "bob"})
 	for range 2 {
 		if res := h.Invoke(arch, pipelinetest.StreamEvent(rec)); !res.OK() {
 			t.Fatal(res.Err, res.Failed)
@@ -241,15 +243,15 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 	}{
 		{"cascade on inserts", func(app *pipeline.App) {
 			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
-			stages.Cascade(app, "c", tb.Changes(triggers.Inserts), stages.DeleteItems(tb, func(a Album) any { return a.Name }))
-		}, "add triggers.Removes"},
+			stages.Cascade(app, "c", tb.Changes(triggers.Insert), stages.DeleteItems(tb, func(a Album) any { return a.Name }))
+		}, "add triggers.Remove"},
 		{"cascade without targets", func(app *pipeline.App) {
 			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
-			stages.Cascade[Album](app, "c", tb.Changes(triggers.Removes))
+			stages.Cascade[Album](app, "c", tb.Changes(triggers.Remove))
 		}, "without targets"},
 		{"archive without old images", func(app *pipeline.App) {
-			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String), pipeline.Stream(pipeline.NewImage))
-			stages.Archive(app, "c", tb.Changes(triggers.Removes), app.Bucket("arch-b"), "x/")
+			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String), pipeline.Stream(pipeline.ViewNewImage))
+			stages.Archive(app, "c", tb.Changes(triggers.Remove), app.Bucket("arch-b"), "x/")
 		}, "without the old images"},
 		{"index both ways", func(app *pipeline.App) {
 			b := app.Bucket("ix-b")
@@ -275,17 +277,47 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 }
 
 // TestMisdeclarationCollected: for an app that collects errors, a refused
-// ready-made stage is reported by Validate instead of panicking.
+// ready-made stage is reported by Validate instead of panicking, and the
+// constructor still returns a stage the documented chained calls work on.
 func TestMisdeclarationCollected(t *testing.T) {
 	app := pipeline.New("collect", pipeline.CollectErrors())
 	other := pipeline.New("other")
 	in := app.Bucket("collect-in")
 	foreign := other.Table("foreign", pipeline.PartitionKey("id", pipeline.String))
-	if st := stages.Index(app, "index", in.Created(), foreign); st != nil {
-		t.Fatalf("Index with another app's table returned a stage")
+	people := app.Table("people", pipeline.PartitionKey("id", pipeline.String))
+	type person struct {
+		ID string `dynamodbav:"id"`
+	}
+
+	index := stages.Index(app, "index", in.Created(), foreign).Timeout(time.Minute)
+	load := stages.Load[person](app, "load", in.Removed(), people).Timeout(time.Minute).Memory(512)
+	cascade := stages.Cascade[person](app, "cascade", people.Changes(triggers.Insert)).Timeout(time.Minute)
+	for _, st := range []*pipeline.Stage{index, load, cascade} {
+		if st == nil || st.Function().Timeout != time.Minute {
+			t.Fatalf("stage %v: the chained Timeout did not apply", st)
+		}
+		if app.StageNamed(st.Name()) != st {
+			t.Errorf("stage %q is not the app's", st.Name())
+		}
 	}
 	err := app.Validate()
-	if err == nil || !strings.Contains(err.Error(), `stages: stage "index"`) {
-		t.Fatalf("Validate() = %v, want the refused stage's error", err)
+	if err == nil {
+		t.Fatal("Validate() = nil, want the refused stages' errors")
+	}
+	for _, want := range []string{
+		`stages: stage "index": the index table "foreign" is not a table of app`,
+		`stages: stage "load": Load needs an ObjectCreated trigger`,
+		`stages: stage "cascade": Cascade without targets`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v\nwant it to contain %q", err, want)
+		}
+	}
+
+	// A stand-in stage fails every invocation with the declaration error
+	// rather than doing something half-declared.
+	_, err = load.Invoke(context.Background(), &pipeline.Env{}, pipelinetest.S3Event(pipelinetest.RemovedObject(in, "x.csv")))
+	if err == nil || !strings.Contains(err.Error(), "Load needs an ObjectCreated trigger") {
+		t.Errorf("invoking the refused stage: %v, want its declaration error", err)
 	}
 }

@@ -1,10 +1,15 @@
 package triggers
 
+// This file is the filter DSL (Attr, Condition, Where) and its compiler to
+// Lambda FilterCriteria patterns; match.go evaluates the compiled patterns
+// as Lambda does, and itemtype.go checks filters against a stage's item
+// type.
+//
 // Filters of stream triggers compile to the FilterCriteria of the Lambda
 // event source mapping, so records that match no filter never invoke the
 // stage: Lambda drops them from the batch for good (the stream iterator
 // moves past them). The same compiled patterns are evaluated locally by
-// StreamTrigger.Match, so a stage behaves the same on a developer machine
+// StreamTrigger.Matches, so a stage behaves the same on a developer machine
 // as in AWS.
 //
 // What AWS documents, and how it shaped this file:
@@ -21,8 +26,8 @@ package triggers
 //     (numeric equals and numeric range)": stream records carry N values as
 //     JSON strings, and numeric rules only match JSON numbers. A numeric
 //     pattern would therefore match nothing and Lambda would drop every
-//     record. Where refuses Above, AtLeast, Below, AtMost and Between for
-//     that reason, and IsNumber compiles to an exact string match instead.
+//     record. Conditions offer no numeric comparisons for that reason, and
+//     IsNumber compiles to an exact string match instead.
 //   - The exists operator only sees leaf nodes. A DynamoDB attribute is an
 //     object such as {"S": "x"}, never a leaf, so Exists and Missing must
 //     name the type letter: {"status": {"S": [{"exists": true}]}}. Hence
@@ -37,11 +42,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -133,11 +136,6 @@ const (
 	opExists
 	opMissing
 	opIsNumber
-	opAbove
-	opAtLeast
-	opBelow
-	opAtMost
-	opBetween
 	opTrue
 	opFalse
 	opNull
@@ -196,27 +194,6 @@ func (a Attr) Missing() Condition { return a.cond(opMissing, nil) }
 // leading and trailing zeroes trimmed): IsNumber(1024) is {"N": ["1024"]}.
 func (a Attr) IsNumber(n float64) Condition { return a.cond(opIsNumber, nil, n) }
 
-// Above would hold when the attribute is a number greater than n. Where
-// refuses it: Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) Above(n float64) Condition { return a.cond(opAbove, nil, n) }
-
-// AtLeast would hold when the attribute is a number >= n. Where refuses it:
-// Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) AtLeast(n float64) Condition { return a.cond(opAtLeast, nil, n) }
-
-// Below would hold when the attribute is a number less than n. Where
-// refuses it: Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) Below(n float64) Condition { return a.cond(opBelow, nil, n) }
-
-// AtMost would hold when the attribute is a number <= n. Where refuses it:
-// Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) AtMost(n float64) Condition { return a.cond(opAtMost, nil, n) }
-
-// Between would hold when the attribute is a number with lo <= x <= hi,
-// both bounds included. Where refuses it: Lambda cannot compare DynamoDB
-// numbers (see IsNumber).
-func (a Attr) Between(lo, hi float64) Condition { return a.cond(opBetween, nil, lo, hi) }
-
 // IsTrue holds when the attribute is the boolean true: {"BOOL": [true]}.
 func (a Attr) IsTrue() Condition { return a.cond(opTrue, nil) }
 
@@ -236,7 +213,7 @@ func (c Condition) Type() string {
 	switch c.op {
 	case opEquals, opOneOf, opPrefix, opSuffix, opEqualsIgnoreCase, opNoneOf:
 		return TypeString
-	case opIsNumber, opAbove, opAtLeast, opBelow, opAtMost, opBetween:
+	case opIsNumber:
 		return TypeNumber
 	case opTrue, opFalse:
 		return TypeBool
@@ -280,16 +257,6 @@ func (c Condition) String() string {
 		return "Missing()"
 	case opIsNumber:
 		return "IsNumber(" + num(0) + ")"
-	case opAbove:
-		return "Above(" + num(0) + ")"
-	case opAtLeast:
-		return "AtLeast(" + num(0) + ")"
-	case opBelow:
-		return "Below(" + num(0) + ")"
-	case opAtMost:
-		return "AtMost(" + num(0) + ")"
-	case opBetween:
-		return "Between(" + num(0) + ", " + num(1) + ")"
 	case opTrue:
 		return "IsTrue()"
 	case opFalse:
@@ -343,15 +310,16 @@ func (e whereError) Unwrap() error { return e.err }
 // Where adds one filter to a stream trigger: a record passes when all the
 // conditions hold. Several Where options are OR-ed, up to MaxFilters:
 //
-//	Changes(Inserts, Where(NewImage("status").Equals("ready")),
+//	Changes(Insert, Where(NewImage("status").Equals("ready")),
 //		Where(NewImage("priority").IsTrue()))
 //
 // Filters run in Lambda before the function is invoked; a record that
 // matches no filter is dropped, never retried and never sent to the
-// on-failure destination. A condition Lambda cannot express (see Above) is
-// refused with an error on the trigger, and the filter is left out.
-func Where(conds ...Condition) Option {
-	return option{name: "Where", stream: func(t *StreamTrigger) error {
+// on-failure destination. A condition Lambda would never match (a
+// malformed one, or Exists without As) is refused with an error on the
+// trigger, and the filter is left out.
+func Where(conds ...Condition) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		f := Filter{conds: make([]Condition, len(conds))}
 		for i, c := range conds {
 			f.conds[i] = c.Attr().cond(c.op, c.strs, c.nums...)
@@ -361,7 +329,7 @@ func Where(conds ...Condition) Option {
 		}
 		t.Filters = append(t.Filters, f)
 		return nil
-	}}
+	})
 }
 
 // validate checks everything Lambda would reject or silently never match.
@@ -471,13 +439,6 @@ func (c Condition) validate() error {
 		if _, err := dynamoNumber(c.nums[0]); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-	case opBetween:
-		if c.nums[0] > c.nums[1] {
-			return fmt.Errorf("%s: the lower bound is above the upper bound, so nothing would match; write Between(%v, %v)", what, c.nums[1], c.nums[0])
-		}
-		fallthrough
-	case opAbove, opAtLeast, opBelow, opAtMost:
-		return fmt.Errorf("%s: Lambda cannot compare DynamoDB numbers: stream records carry N values as JSON strings and AWS documents that DynamoDB event filtering does not support numeric operators, so this filter would match no record and Lambda would drop them all; match exact values with IsNumber, or test the range in the stage", what)
 	}
 	return nil
 }
@@ -624,7 +585,7 @@ func (t *StreamTrigger) Patterns() ([]string, error) {
 			switch k {
 			case Insert, Modify, Remove:
 			default:
-				return nil, fmt.Errorf("triggers: stream trigger on %q: unknown kind of change %q; use Inserts, Modifies or Removes", t.Table, k)
+				return nil, fmt.Errorf("triggers: stream trigger on %q: unknown kind of change %q; use triggers.Insert, triggers.Modify or triggers.Remove", t.Table, k)
 			}
 			names = append(names, string(k))
 		}
@@ -698,657 +659,12 @@ func (t *StreamTrigger) checkImages(f Filter) error {
 	}
 	switch {
 	case needOld != nil && needNew != nil:
-		return fmt.Errorf("it tests both %s and %s, but the trigger takes only %s records and only MODIFY records carry both images; the filter would never match: add Modifies", needOld.attr, needNew.attr, strings.Join(kinds, ", "))
+		return fmt.Errorf("it tests both %s and %s, but the trigger takes only %s records and only MODIFY records carry both images; the filter would never match: add triggers.Modify", needOld.attr, needNew.attr, strings.Join(kinds, ", "))
 	case needOld != nil:
-		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no OldImage; the filter would never match: add Modifies or Removes, or test NewImage", needOld.attr, strings.Join(kinds, ", "))
+		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no OldImage; the filter would never match: add triggers.Modify or triggers.Remove, or test NewImage", needOld.attr, strings.Join(kinds, ", "))
 	default:
 		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no NewImage; the filter would never match: test OldImage or Keys instead", needNew.attr, strings.Join(kinds, ", "))
 	}
-}
-
-// Match reports whether one stream record passes the trigger's filter
-// criteria, evaluating the patterns of Patterns as Lambda does. record is
-// one element of the event's "Records" array as Lambda delivers it. A
-// trigger without patterns passes every record.
-func (t *StreamTrigger) Match(record []byte) (bool, error) {
-	patterns, err := t.Patterns()
-	if err != nil {
-		return false, err
-	}
-	rec, err := decodeFilterJSON(record)
-	if err != nil {
-		return false, fmt.Errorf("triggers: stream record is not valid JSON: %w", err)
-	}
-	if _, ok := rec.(map[string]any); !ok {
-		return false, errors.New("triggers: stream record is not a JSON object; pass one element of the event's Records array")
-	}
-	if patterns == nil {
-		return true, nil
-	}
-	for _, p := range patterns {
-		ok, err := matchPattern(p, rec)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func decodeFilterJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // numbers match by their text, as in Lambda
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return v, nil
-}
-
-// matchPattern evaluates one pattern against a decoded record with
-// EventBridge's semantics as Lambda documents them: each leaf of the
-// pattern is a list of rules OR-ed together, applied to the record's
-// values at the same path; the leaves are AND-ed. Arrays in the record are
-// flattened, so a rule holds when any element satisfies it. Only the
-// operators nanopipe emits are accepted; anything else is an error rather
-// than a guess.
-func matchPattern(pattern string, record any) (bool, error) {
-	p, err := decodeFilterJSON([]byte(pattern))
-	if err != nil {
-		return false, fmt.Errorf("triggers: filter pattern is not valid JSON: %w", err)
-	}
-	obj, ok := p.(map[string]any)
-	if !ok {
-		return false, errors.New("triggers: filter pattern is not a JSON object")
-	}
-	var leaves []patternLeaf
-	if err := collectLeaves(obj, nil, &leaves); err != nil {
-		return false, err
-	}
-	for _, l := range leaves {
-		ok, err := matchRules(l.rules, recordValues(record, l.path), l.path)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
-type patternLeaf struct {
-	path  []string
-	rules []any
-}
-
-func collectLeaves(obj map[string]any, path []string, out *[]patternLeaf) error {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if strings.HasPrefix(k, "$") {
-			return fmt.Errorf("triggers: filter pattern operator %q is not supported by the local evaluator", k)
-		}
-		p := append(append([]string(nil), path...), k)
-		switch v := obj[k].(type) {
-		case map[string]any:
-			if err := collectLeaves(v, p, out); err != nil {
-				return err
-			}
-		case []any:
-			*out = append(*out, patternLeaf{path: p, rules: v})
-		default:
-			return fmt.Errorf("triggers: filter pattern value at %s must be an object or an array of rules", strings.Join(p, "."))
-		}
-	}
-	return nil
-}
-
-// recordValues are the leaf values of the record at path. Objects are not
-// leaves (AWS: exists only works on leaf nodes), and arrays contribute
-// their elements.
-func recordValues(v any, path []string) []any {
-	switch x := v.(type) {
-	case []any:
-		var out []any
-		for _, e := range x {
-			out = append(out, recordValues(e, path)...)
-		}
-		return out
-	case map[string]any:
-		if len(path) == 0 {
-			return nil
-		}
-		child, ok := x[path[0]]
-		if !ok {
-			return nil
-		}
-		return recordValues(child, path[1:])
-	default:
-		if len(path) > 0 {
-			return nil
-		}
-		return []any{x}
-	}
-}
-
-func matchRules(rules []any, vals []any, path []string) (bool, error) {
-	if len(rules) == 0 {
-		return false, fmt.Errorf("triggers: filter pattern has an empty rule list at %s", strings.Join(path, "."))
-	}
-	for _, r := range rules {
-		if m, ok := r.(map[string]any); ok {
-			if e, ok := m["exists"]; ok && len(m) == 1 {
-				want, ok := e.(bool)
-				if !ok {
-					return false, fmt.Errorf("triggers: \"exists\" at %s must be true or false", strings.Join(path, "."))
-				}
-				if want == (len(vals) > 0) {
-					return true, nil
-				}
-				continue
-			}
-		}
-		for _, v := range vals {
-			ok, err := matchRule(r, v, path)
-			if err != nil {
-				return false, err
-			}
-			if ok {
-				return true, nil
-			}
-		}
-		if len(vals) == 0 {
-			// A rule other than exists:false needs a value; still check
-			// the rule's form so a bad pattern never passes silently.
-			if _, err := matchRule(r, nil, path); err != nil {
-				return false, err
-			}
-		}
-	}
-	return false, nil
-}
-
-func matchRule(rule, v any, path []string) (bool, error) {
-	at := strings.Join(path, ".")
-	obj, ok := rule.(map[string]any)
-	if !ok {
-		return literalEqual(rule, v), nil
-	}
-	if len(obj) != 1 {
-		return false, fmt.Errorf("triggers: filter rule at %s must have exactly one operator", at)
-	}
-	for op, arg := range obj {
-		switch op {
-		case "prefix", "suffix", "equals-ignore-case":
-			want, ok := arg.(string)
-			if !ok {
-				return false, fmt.Errorf("triggers: %q at %s must be a string", op, at)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return false, nil // these operators only match strings
-			}
-			switch op {
-			case "prefix":
-				return strings.HasPrefix(s, want), nil
-			case "suffix":
-				return strings.HasSuffix(s, want), nil
-			}
-			return strings.EqualFold(s, want), nil
-		case "anything-but":
-			list, ok := arg.([]any)
-			if !ok {
-				list = []any{arg}
-			}
-			for _, x := range list {
-				if _, isObj := x.(map[string]any); isObj {
-					return false, fmt.Errorf("triggers: \"anything-but\" at %s with an operator is not supported by the local evaluator", at)
-				}
-			}
-			if v == nil {
-				return false, nil
-			}
-			for _, x := range list {
-				if literalEqual(x, v) {
-					return false, nil
-				}
-			}
-			return true, nil
-		case "numeric":
-			return matchNumeric(arg, v, at)
-		case "exists":
-			return false, fmt.Errorf("triggers: \"exists\" at %s must be a rule of its own", at)
-		default:
-			return false, fmt.Errorf("triggers: filter operator %q at %s is not supported by the local evaluator", op, at)
-		}
-	}
-	return false, nil
-}
-
-// literalEqual is exact matching: same JSON type and, for numbers, the same
-// text (AWS: 300, 300.0 and 3.0e2 are not considered equal).
-func literalEqual(rule, v any) bool {
-	switch r := rule.(type) {
-	case string:
-		s, ok := v.(string)
-		return ok && s == r
-	case json.Number:
-		n, ok := v.(json.Number)
-		return ok && n == r
-	case bool:
-		b, ok := v.(bool)
-		return ok && b == r
-	case nil:
-		return v == nil
-	}
-	return false
-}
-
-// matchNumeric implements the numeric operator. It only matches JSON
-// numbers, which is why it never matches DynamoDB's N values (strings) and
-// why Where refuses numeric comparisons.
-func matchNumeric(arg, v any, at string) (bool, error) {
-	list, ok := arg.([]any)
-	if !ok || len(list) == 0 || len(list)%2 != 0 {
-		return false, fmt.Errorf("triggers: \"numeric\" at %s must be a list of operator and number pairs", at)
-	}
-	var x float64
-	num, isNum := v.(json.Number)
-	if isNum {
-		f, err := num.Float64()
-		if err != nil {
-			isNum = false
-		}
-		x = f
-	}
-	result := isNum
-	for i := 0; i < len(list); i += 2 {
-		op, ok1 := list[i].(string)
-		bn, ok2 := list[i+1].(json.Number)
-		if !ok1 || !ok2 {
-			return false, fmt.Errorf("triggers: \"numeric\" at %s must be a list of operator and number pairs", at)
-		}
-		b, err := bn.Float64()
-		if err != nil {
-			return false, fmt.Errorf("triggers: \"numeric\" at %s: %w", at, err)
-		}
-		var holds bool
-		switch op {
-		case "=":
-			holds = x == b
-		case ">":
-			holds = x > b
-		case ">=":
-			holds = x >= b
-		case "<":
-			holds = x < b
-		case "<=":
-			holds = x <= b
-		default:
-			return false, fmt.Errorf("triggers: \"numeric\" at %s: unknown operator %q", at, op)
-		}
-		result = result && holds
-	}
-	return result, nil
-}
-
-// CheckItemType verifies the filters against the Go type T that the
-// stage decodes items into: every NewImage and OldImage condition must name
-// an attribute T has, as attributevalue names them (the dynamodbav tag,
-// else the field name; "-" skipped; embedded structs flattened), and test
-// it with the type attributevalue stores it as. A filter on an attribute
-// the items never have, or with another type, never matches, and Lambda
-// drops the records it was meant to pass. Nested paths are followed
-// through struct fields; maps, interfaces and types with their own
-// MarshalDynamoDBAttributeValue are not checked, nor are item types that
-// are not structs. Key conditions are not checked: T may leave keys out.
-func (t *StreamTrigger) CheckItemType(item reflect.Type) error {
-	item = derefItemType(item)
-	if item == nil || item.Kind() != reflect.Struct || avCustomMarshal(item) {
-		return nil
-	}
-	var errs []error
-	for _, f := range t.Filters {
-		for _, c := range f.conds {
-			if c.attr.image == ImageKeys {
-				continue
-			}
-			if err := checkItemCondition(item, c); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func checkItemCondition(item reflect.Type, c Condition) error {
-	typ := item
-	for i, name := range c.attr.path {
-		fields := avFields(typ)
-		var fi *avField
-		for j := range fields {
-			if fields[j].name == name {
-				fi = &fields[j]
-				break
-			}
-		}
-		if fi == nil {
-			names := make([]string, len(fields))
-			for j, f := range fields {
-				names[j] = f.name
-			}
-			outcome := "a filter on a missing attribute never matches"
-			if c.op == opMissing {
-				outcome = "a Missing filter on an attribute the items never have always matches"
-			}
-			return fmt.Errorf("filter on %s: %s has no attribute %q (attributes: %s); %s", c.attr, typ, name, strings.Join(names, ", "), outcome)
-		}
-		enc := avEncodedAs(fi.typ, fi.tag)
-		if !enc.known {
-			return nil
-		}
-		if i < len(c.attr.path)-1 {
-			if enc.letter != "M" {
-				return fmt.Errorf("filter on %s: %s stores attribute %q (field %s %s) as %s, not as a map (M), so it has no nested attribute %q", c.attr, typ, name, fi.goName, fi.typ, enc.letter, c.attr.path[i+1])
-			}
-			next := derefItemType(fi.typ)
-			if next.Kind() != reflect.Struct {
-				return nil // a Go map: its keys are only known at run time
-			}
-			typ = next
-			continue
-		}
-		want := c.Type()
-		if want == TypeNull {
-			if enc.nullable {
-				return nil
-			}
-			return fmt.Errorf("filter on %s: %s tests for NULL, but %s stores attribute %q (field %s %s) as %s and never as NULL; make the field a pointer or tag it nullempty, or drop the condition", c.attr, c, typ, name, fi.goName, fi.typ, enc.letter)
-		}
-		if enc.letter == want {
-			return nil
-		}
-		return fmt.Errorf("filter on %s: %s tests %s, but %s stores attribute %q (field %s %s) as %s; %s", c.attr, c, avTypeWords(want), typ, name, fi.goName, fi.typ, avTypeWords(enc.letter), avFixFor(enc.letter, c))
-	}
-	return nil
-}
-
-func avTypeWords(letter string) string {
-	switch letter {
-	case TypeString:
-		return "a string (S)"
-	case TypeNumber:
-		return "a number (N)"
-	case TypeBool:
-		return "a boolean (BOOL)"
-	case TypeBinary:
-		return "binary (B)"
-	case TypeNull:
-		return "NULL"
-	case "M":
-		return "a map (M)"
-	case "L":
-		return "a list (L)"
-	}
-	return "a set (" + letter + ")"
-}
-
-func avFixFor(letter string, c Condition) string {
-	switch letter {
-	case TypeString:
-		return "use Equals, OneOf, HasPrefix, HasSuffix, EqualsIgnoreCase or NoneOf"
-	case TypeNumber:
-		return "use IsNumber"
-	case TypeBool:
-		return "use IsTrue or IsFalse"
-	case TypeBinary:
-		return "use As(TypeBinary).Exists() or Missing()"
-	case "M":
-		return fmt.Sprintf("test a nested attribute, e.g. %s(%s, \"name\")", c.attr.image, quoteAttrPath(c.attr.path))
-	}
-	return "Lambda filters cannot test lists or sets; test the value in the stage"
-}
-
-type avField struct {
-	name   string
-	goName string
-	typ    reflect.Type
-	tag    avTag
-	index  []int
-	tagged bool
-}
-
-type avTag struct {
-	name                                   string
-	ignore, nullEmpty, asString, unixTime  bool
-	stringSet, numberSet, binarySet, empty bool
-}
-
-func parseAVTag(st reflect.StructTag) avTag {
-	raw, ok := st.Lookup("dynamodbav")
-	if !ok || raw == "" {
-		return avTag{empty: true}
-	}
-	parts := strings.Split(raw, ",")
-	t := avTag{name: parts[0], ignore: parts[0] == "-"}
-	for _, o := range parts[1:] {
-		switch o {
-		case "nullempty":
-			t.nullEmpty = true
-		case "string":
-			t.asString = true
-		case "unixtime":
-			t.unixTime = true
-		case "stringset":
-			t.stringSet = true
-		case "numberset":
-			t.numberSet = true
-		case "binaryset":
-			t.binarySet = true
-		}
-	}
-	return t
-}
-
-// avFields lists the attributes of a struct as attributevalue encodes
-// them, in field order: exported fields by tag name or field name, fields
-// tagged "-" left out, and untagged embedded structs flattened, with Go's
-// rules for names that appear at several depths (the shallowest wins, a
-// tagged one breaks a tie, otherwise the name is dropped).
-func avFields(t reflect.Type) []avField {
-	var all []avField
-	type level struct {
-		typ   reflect.Type
-		index []int
-	}
-	seen := map[reflect.Type]bool{}
-	next := []level{{typ: t}}
-	for len(next) > 0 {
-		current := next
-		next = nil
-		for _, l := range current {
-			if seen[l.typ] {
-				continue
-			}
-			seen[l.typ] = true
-			for i := 0; i < l.typ.NumField(); i++ {
-				sf := l.typ.Field(i)
-				if !sf.IsExported() && !sf.Anonymous {
-					continue
-				}
-				tag := parseAVTag(sf.Tag)
-				if tag.ignore {
-					continue
-				}
-				ft := sf.Type
-				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				index := append(append([]int(nil), l.index...), i)
-				if sf.Anonymous && tag.name == "" && ft.Kind() == reflect.Struct {
-					next = append(next, level{typ: ft, index: index})
-					continue
-				}
-				if !sf.IsExported() {
-					continue
-				}
-				name := sf.Name
-				if tag.name != "" {
-					name = tag.name
-				}
-				all = append(all, avField{name: name, goName: sf.Name, typ: sf.Type, tag: tag, index: index, tagged: tag.name != ""})
-			}
-		}
-	}
-	byName := map[string][]avField{}
-	for _, f := range all {
-		byName[f.name] = append(byName[f.name], f)
-	}
-	var out []avField
-	for _, fs := range byName {
-		depth := len(fs[0].index)
-		for _, f := range fs {
-			depth = min(depth, len(f.index))
-		}
-		var top []avField
-		for _, f := range fs {
-			if len(f.index) == depth {
-				top = append(top, f)
-			}
-		}
-		var tagged []avField
-		for _, f := range top {
-			if f.tagged {
-				tagged = append(tagged, f)
-			}
-		}
-		switch {
-		case len(tagged) == 1:
-			out = append(out, tagged[0])
-		case len(tagged) == 0 && len(top) == 1:
-			out = append(out, top[0])
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return avIndexLess(out[i].index, out[j].index) })
-	return out
-}
-
-func avIndexLess(a, b []int) bool {
-	for i := range a {
-		if i >= len(b) {
-			return false
-		}
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return len(a) < len(b)
-}
-
-type avEncoding struct {
-	letter   string
-	nullable bool
-	known    bool
-}
-
-var filterTimeType = reflect.TypeFor[time.Time]()
-
-// avEncodedAs says which DynamoDB type attributevalue's default encoder
-// stores a Go type as.
-func avEncodedAs(t reflect.Type, tag avTag) avEncoding {
-	e := avEncoding{known: true, nullable: tag.nullEmpty}
-	for t.Kind() == reflect.Pointer {
-		e.nullable = true
-		t = t.Elem()
-	}
-	if avCustomMarshal(t) {
-		return avEncoding{}
-	}
-	number := func() avEncoding {
-		if tag.asString {
-			e.letter = TypeString
-		} else {
-			e.letter = TypeNumber
-		}
-		return e
-	}
-	switch {
-	case t.ConvertibleTo(filterTimeType):
-		// Encoders configured with their own EncodeTime are not known here.
-		if tag.unixTime {
-			e.letter = TypeNumber
-		} else {
-			e.letter = TypeString
-		}
-		return e
-	case t.Kind() == reflect.String && avNumberLike(t):
-		return number()
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		e.letter = TypeBool
-	case reflect.String:
-		e.letter = TypeString
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return number()
-	case reflect.Slice, reflect.Array:
-		if t.Kind() == reflect.Slice {
-			e.nullable = true
-		}
-		elem := t.Elem()
-		switch {
-		case elem.Kind() == reflect.Uint8:
-			e.letter = TypeBinary
-		case tag.binarySet || elem.Kind() == reflect.Slice && elem.Elem().Kind() == reflect.Uint8:
-			e.letter = "BS"
-		case tag.numberSet:
-			e.letter = "NS"
-		case tag.stringSet:
-			e.letter = "SS"
-		default:
-			e.letter = "L"
-		}
-	case reflect.Map:
-		e.letter, e.nullable = "M", true
-	case reflect.Struct:
-		e.letter = "M"
-	default:
-		return avEncoding{} // interfaces are only known at run time
-	}
-	return e
-}
-
-func avNumberLike(t reflect.Type) bool {
-	for _, m := range []string{"Float64", "Int64", "String"} {
-		if _, ok := t.MethodByName(m); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func avCustomMarshal(t reflect.Type) bool {
-	const m = "MarshalDynamoDBAttributeValue"
-	if _, ok := t.MethodByName(m); ok {
-		return true
-	}
-	_, ok := reflect.PointerTo(t).MethodByName(m)
-	return ok
-}
-
-func derefItemType(t reflect.Type) reflect.Type {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t
 }
 
 func quoteAttrPath(path []string) string {

@@ -13,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/stages"
@@ -48,13 +46,13 @@ var (
 	).Timeout(5 * time.Minute).Memory(1024)
 
 	Welcome = pipeline.OnChange(App, "welcome",
-		Customers.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("plan").Equals("pro")),
+		Customers.Changes(triggers.Insert, triggers.Where(triggers.NewImage("plan").Equals("pro")),
 			triggers.BatchSize(100), triggers.Bisect()),
 		WelcomeCustomer,
 	).Writes(Welcomes)
 
 	ArchiveRemoved = stages.Archive(App, "archive",
-		Customers.Changes(triggers.Removes), Uploads, "archive/")
+		Customers.Changes(triggers.Remove), Uploads, "archive/")
 )
 
 // Customer is a row of the uploads and an item of the customers table.
@@ -109,18 +107,8 @@ type Greeting struct {
 // is conditional on there being none, so a retried record changes nothing.
 func WelcomeCustomer(ctx context.Context, c triggers.Change[Customer]) error {
 	w := Greeting{ID: c.New.ID, Email: c.New.Email, Subject: "Welcome to Pro, " + c.New.Name}
-	item, err := attributevalue.MarshalMap(w)
-	if err != nil {
-		return err
-	}
-	name := Welcomes.PhysicalName(ctx)
-	_, err = Welcomes.DynamoDB(ctx).PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &name,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(id)"),
-	})
-	var ccf interface{ ErrorCode() string }
-	if errors.As(err, &ccf) && ccf.ErrorCode() == "ConditionalCheckFailedException" {
+	err := Welcomes.Put(ctx, w, pipeline.If(expression.AttributeNotExists(expression.Name("id"))))
+	if errors.Is(err, pipeline.ErrConditionFailed) {
 		return nil
 	}
 	if err != nil {
