@@ -224,7 +224,7 @@ func TestLoadRetriesUnprocessedItems(t *testing.T) {
 	srv := httptest.NewServer(front)
 	defer srv.Close()
 	h := pipelinetest.New(t, app, srv.URL)
-	res := h.Invoke(load, pipelinetest.S3Event(pipelinetest.Created(in, "rows.csv", b.Bytes())))
+	res := h.Invoke(load, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "rows.csv", b.Bytes())))
 	if !res.OK() {
 		t.Fatal(res.Err)
 	}
@@ -241,7 +241,7 @@ func TestLoadRetriesUnprocessedItems(t *testing.T) {
 	// With too few attempts, the load fails naming the table and why.
 	batchAttempts = 2
 	defer func() { batchAttempts = 10 }()
-	res = h.Invoke(load, pipelinetest.S3Event(pipelinetest.Created(in, "rows.csv", b.Bytes())))
+	res = h.Invoke(load, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "rows.csv", b.Bytes())))
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "still not written after 2 attempts") || !strings.Contains(res.Err.Error(), "table rows") {
 		t.Errorf("err = %v", res.Err)
 	}

@@ -412,7 +412,7 @@ func (l *loader[T]) writeReport(ctx context.Context, key string, rep *Report) er
 	if err != nil {
 		return err
 	}
-	return l.reportBucket.Put(ctx, key, append(data, '\n'), "application/json")
+	return l.reportBucket.Put(ctx, key, append(data, '\n'), pipeline.ContentType("application/json"))
 }
 
 type skipError struct{ why string }

@@ -520,21 +520,37 @@ func (it Item) size() int {
 	return n
 }
 
-// validate checks what DynamoDB checks of every attribute value it stores.
-func validateValue(v *Value) error {
+// maxNesting is how many levels of maps and lists DynamoDB allows in an
+// attribute value, the value itself counting as the first.
+const maxNesting = 32
+
+// errNesting is DynamoDB's refusal of a value nested too deep.
+var errNesting = valueError{"Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"}
+
+// validateValue checks what DynamoDB checks of every attribute value it
+// stores, nesting included.
+func validateValue(v *Value) error { return validateLevel(v, 1) }
+
+func validateLevel(v *Value, level int) error {
 	if v == nil || v.K == 0 {
 		return valueError{"Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"}
 	}
 	switch v.K {
+	case KM, KL:
+		if level >= maxNesting {
+			return errNesting
+		}
+	}
+	switch v.K {
 	case KM:
 		for _, e := range v.M {
-			if err := validateValue(e); err != nil {
+			if err := validateLevel(e, level+1); err != nil {
 				return err
 			}
 		}
 	case KL:
 		for _, e := range v.L {
-			if err := validateValue(e); err != nil {
+			if err := validateLevel(e, level+1); err != nil {
 				return err
 			}
 		}
