@@ -323,7 +323,7 @@ func (c *Command) summary(p *printer, env *Environment) {
 		waiting[l.Stage]++
 	}
 	if p.json {
-		p.emit(map[string]any{"type": "summary", "app": c.App.Name(), "ran_s": time.Since(env.started).Seconds(), "stages": stats, "dead_letters_waiting": len(letters)})
+		p.emit(map[string]any{"type": "summary", "app": c.App.Name(), "ran_s": time.Since(env.started).Seconds(), "stages": stats, "metrics": env.Metrics(), "dead_letters_waiting": len(letters)})
 		return
 	}
 	var b strings.Builder
@@ -334,6 +334,7 @@ func (c *Command) summary(p *printer, env *Environment) {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Stage, s.Invocations, s.Succeeded, s.Failed, s.Processed, s.Filtered, s.DeadLettered, s.Discarded)
 	}
 	tw.Flush()
+	writeMetrics(&b, env.Metrics())
 	if len(letters) > 0 {
 		fmt.Fprintf(&b, "  %d dead letters waiting; list: %s deadletters; replay: %s replay --all\n", len(letters), c.Name, c.Name)
 	}

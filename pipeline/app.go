@@ -16,6 +16,8 @@ type App struct {
 	tables  []*Table
 	stages  []*Stage
 	names   map[string]string // declared name -> what it names, for duplicates
+
+	metricsNamespace string // see MetricsNamespace
 }
 
 // Option configures an App.
