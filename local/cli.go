@@ -78,9 +78,9 @@ Commands:
                 one endpoint, events delivered to the stages with Lambda's semantics
   deadletters   list the events and records that failed for good
   replay        deliver dead letters again through their stages
-
+%[3]s
 Run '%[1]s COMMAND -h' for a command's flags.
-`, c.Name, c.App.Name())
+`, c.Name, c.App.Name(), operationsUsage)
 }
 
 // Run runs one command with its arguments and returns the exit status.
@@ -105,6 +105,9 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	case "help", "-h", "--help":
 		c.usage()
 		return 0
+	}
+	if op, ok := c.operations()[args[0]]; ok {
+		return op(ctx, args[1:])
 	}
 	fmt.Fprintf(c.Stderr, "%s: unknown command %q\n\n", c.Name, args[0])
 	c.usage()
