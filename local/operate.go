@@ -17,12 +17,14 @@ import (
 func (c *Command) operations() map[string]func(context.Context, []string) int {
 	return map[string]func(context.Context, []string) int{
 		"backfill": c.backfill,
+		"redrive":  c.redrive,
 	}
 }
 
 // operationsUsage is the operations' part of the command's usage.
 const operationsUsage = `  backfill      run a stage over what exists: every object under a prefix, or
                 every item of its table; locally, or with --function deployed
+  redrive       list a deployed stage's failure queue and deliver its events again
 `
 
 func (c *Command) backfill(ctx context.Context, args []string) int {
