@@ -22,9 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/pipeline"
-	"github.com/nanopipe/nanopipe/triggers"
 )
 
 // # Backfill
@@ -472,7 +472,7 @@ func errString(err error) string {
 // failedFrom reads a partial batch response: the number of records from
 // the first one reported failed to the end (Lambda retries from there).
 func failedFrom(resp []byte, recs []json.RawMessage) (int, error) {
-	var br triggers.BatchResponse
+	var br events.DynamoDBEventResponse
 	if len(resp) == 0 || string(resp) == "null" {
 		return 0, nil
 	}
@@ -659,7 +659,7 @@ func (b *backfill) insertRecord(tb *pipeline.Table, item map[string]types.Attrib
 	id := sha256.Sum256(append([]byte(b.cp.Run+"/"), keyJSON...))
 	view := tb.StreamView()
 	if view == "" {
-		view = pipeline.NewAndOldImages
+		view = pipeline.ViewNewAndOldImages
 	}
 	ddb := map[string]any{
 		"ApproximateCreationDateTime": time.Now().Unix(),
@@ -668,7 +668,7 @@ func (b *backfill) insertRecord(tb *pipeline.Table, item map[string]types.Attrib
 		"SizeBytes":                   len(encodeItem(item)),
 		"StreamViewType":              string(view),
 	}
-	if view == pipeline.NewImage || view == pipeline.NewAndOldImages {
+	if view == pipeline.ViewNewImage || view == pipeline.ViewNewAndOldImages {
 		ddb["NewImage"] = encodeItem(item)
 	}
 	region := b.src.region

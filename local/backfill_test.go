@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -80,7 +81,7 @@ func TestBackfillInterruptedAndResumed(t *testing.T) {
 			interrupt()
 		}
 		return nil
-	}).Reads(files.Prefix("in/"))
+	}).Reads(files.Keys("in/", ""))
 
 	var out, errs bytes.Buffer
 	cmd := local.Command{App: app, Name: "bf", Stdout: &out, Stderr: &errs}
@@ -191,7 +192,7 @@ func TestBackfillTableAsInserts(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	ids := map[string]bool{}
-	pipeline.OnChange(app, "mirror", things.Changes(triggers.Inserts, triggers.BatchSize(50), triggers.StartAt(triggers.Latest)), func(ctx context.Context, c triggers.Change[Event]) error {
+	pipeline.OnChange(app, "mirror", things.Changes(triggers.Insert, triggers.BatchSize(50), triggers.StartAt(triggers.Latest)), func(ctx context.Context, c triggers.Change[Event]) error {
 		if c.Kind != triggers.Insert || c.New == nil || c.Keys["id"] == nil || c.EventID == "" {
 			return fmt.Errorf("record %+v is not an INSERT", c)
 		}
@@ -324,7 +325,7 @@ func TestBackfillDeployed(t *testing.T) {
 	uploads := app.Bucket("uploads")
 	pipeline.OnObject(app, "thumbnail", uploads.Created(triggers.Prefix("incoming/")), func(context.Context, triggers.Object) error { return nil })
 	fake := &fakeLambda{t: t, function: "photos-thumbnail", failOn: "incoming/00013.txt", env: map[string]string{
-		pipeline.EnvApp: "photos", pipeline.EnvStages: "thumbnail", pipeline.BucketEnvVar(uploads): "photos-uploads-1a2b3c",
+		contract.App: "photos", contract.Stages: "thumbnail", contract.BucketVar(uploads.Name()): "photos-uploads-1a2b3c",
 	}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()

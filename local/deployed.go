@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -113,11 +114,11 @@ func (d *Deployed) environment(ctx context.Context, st *pipeline.Stage) (map[str
 	if out.Environment != nil {
 		env = out.Environment.Variables
 	}
-	if app := env[pipeline.EnvApp]; app != st.App().Name() {
-		return nil, fmt.Errorf("function %s runs app %q, not %q (its %s); name the function of stage %s", d.Function, app, st.App().Name(), pipeline.EnvApp, st.Name())
+	if app := env[contract.App]; app != st.App().Name() {
+		return nil, fmt.Errorf("function %s runs app %q, not %q (its %s); name the function of stage %s", d.Function, app, st.App().Name(), contract.App, st.Name())
 	}
-	if !slices.Contains(strings.Split(env[pipeline.EnvStages], ","), st.Name()) {
-		return nil, fmt.Errorf("function %s serves stages %q, not %s; name the function of stage %s", d.Function, env[pipeline.EnvStages], st.Name(), st.Name())
+	if !slices.Contains(strings.Split(env[contract.Stages], ","), st.Name()) {
+		return nil, fmt.Errorf("function %s serves stages %q, not %s; name the function of stage %s", d.Function, env[contract.Stages], st.Name(), st.Name())
 	}
 	d.env = env
 	return env, nil
@@ -130,15 +131,15 @@ func (d *Deployed) source(ctx context.Context, st *pipeline.Stage) (backfillSour
 	}
 	src := backfillSource{s3: d.s3, ddb: d.ddb, region: d.AWS.Region}
 	if b := st.Bucket(); b != nil {
-		if src.bucket = env[pipeline.BucketEnvVar(b)]; src.bucket == "" {
-			return src, fmt.Errorf("function %s has no %s: redeploy it with the nanopipe cdk construct", d.Function, pipeline.BucketEnvVar(b))
+		if src.bucket = env[contract.BucketVar(b.Name())]; src.bucket == "" {
+			return src, fmt.Errorf("function %s has no %s: redeploy it with the nanopipe cdk construct", d.Function, contract.BucketVar(b.Name()))
 		}
 	}
 	if t := st.Table(); t != nil {
-		if src.table = env[pipeline.TableEnvVar(t)]; src.table == "" {
-			return src, fmt.Errorf("function %s has no %s: redeploy it with the nanopipe cdk construct", d.Function, pipeline.TableEnvVar(t))
+		if src.table = env[contract.TableVar(t.Name())]; src.table == "" {
+			return src, fmt.Errorf("function %s has no %s: redeploy it with the nanopipe cdk construct", d.Function, contract.TableVar(t.Name()))
 		}
-		src.streamARN = env[pipeline.StreamEnvVar(t)]
+		src.streamARN = env[contract.StreamVar(t.Name())]
 	}
 	return src, nil
 }

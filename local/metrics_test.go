@@ -36,7 +36,7 @@ func TestMetricsMatchDeliveries(t *testing.T) {
 		}
 		return nil
 	})
-	pipeline.OnChange(app, "consume", events.Changes(triggers.Inserts, triggers.BatchSize(4), triggers.Retries(1)), func(ctx context.Context, c triggers.Change[Event]) error {
+	pipeline.OnChange(app, "consume", events.Changes(triggers.Insert, triggers.BatchSize(4), triggers.Retries(1)), func(ctx context.Context, c triggers.Change[Event]) error {
 		if c.New.Mode == "fail" {
 			return errors.New("refused " + c.New.ID)
 		}

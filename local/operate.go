@@ -45,7 +45,7 @@ func (c *Command) backfill(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	st := c.App.Stage(*stage)
+	st := c.App.StageNamed(*stage)
 	if st == nil {
 		fmt.Fprintf(c.Stderr, "%s backfill: name the stage with --stage (one of %s)\n", c.Name, strings.Join(stageNamesOf(c), ", "))
 		return 2

@@ -18,6 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -362,7 +363,7 @@ func (d *Deployed) failureQueue(ctx context.Context, st *pipeline.Stage) (string
 			arn = aws.ToString(cfg.DestinationConfig.OnFailure.Destination)
 		}
 	} else {
-		table := d.env[pipeline.TableEnvVar(st.Table())]
+		table := d.env[contract.TableVar(st.Table().Name())]
 		p := lambda.NewListEventSourceMappingsPaginator(d.lambda, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(d.Function)})
 		for p.HasMorePages() && arn == "" {
 			page, err := p.NextPage(ctx)
@@ -430,7 +431,7 @@ func (c *Command) redrive(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	st := c.App.Stage(*stage)
+	st := c.App.StageNamed(*stage)
 	if st == nil || *function == "" {
 		fmt.Fprintf(c.Stderr, "%s redrive: name the stage (--stage, one of %s) and its deployed function (--function)\n", c.Name, strings.Join(stageNamesOf(c), ", "))
 		return 2

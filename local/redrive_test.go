@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -181,7 +182,7 @@ func TestRedrive(t *testing.T) {
 	fakeAWS(t)
 	store := pipeline.New("store")
 	store.Bucket("shop-uploads")
-	store.Table("shop-orders", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.NewAndOldImages))
+	store.Table("shop-orders", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.ViewNewAndOldImages))
 	env, err := local.Start(context.Background(), store, local.Options{Addr: "127.0.0.1:0", Shards: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -211,8 +212,8 @@ func TestRedrive(t *testing.T) {
 
 	fake := &fakeAPIs{
 		functions: map[string]map[string]string{
-			"shop-thumbnail": {pipeline.EnvApp: "shop", pipeline.EnvStages: "thumbnail", pipeline.BucketEnvVar(uploads): "shop-uploads"},
-			"shop-count":     {pipeline.EnvApp: "shop", pipeline.EnvStages: "count", pipeline.TableEnvVar(orders): "shop-orders", pipeline.StreamEnvVar(orders): arn},
+			"shop-thumbnail": {contract.App: "shop", contract.Stages: "thumbnail", contract.BucketVar(uploads.Name()): "shop-uploads"},
+			"shop-count":     {contract.App: "shop", contract.Stages: "count", contract.TableVar(orders.Name()): "shop-orders", contract.StreamVar(orders.Name()): arn},
 		},
 		asyncDest: map[string]string{"shop-thumbnail": "arn:aws:sqs:us-east-1:123456789012:thumbnail-failures"},
 		esmDest:   map[string][2]string{"shop-count": {arn, "arn:aws:sqs:us-east-1:123456789012:count-failures"}},

@@ -25,7 +25,7 @@ import (
 //
 //	var Done = App.Idempotency("photos-done")
 //
-//	var Count = pipeline.OnChange(App, "count", Photos.Changes(triggers.Inserts), count).
+//	var Count = pipeline.OnChange(App, "count", Photos.Changes(triggers.Insert), count).
 //		Writes(Albums, Done)
 //
 //	func count(ctx context.Context, c triggers.Change[Photo]) error {
@@ -128,7 +128,7 @@ func (i *Idempotency) access() Access { return Access{Table: i.table} }
 // same key has another.
 func ObjectKey(o triggers.Object) string {
 	what := "created"
-	if o.Removed() {
+	if o.IsRemoved() {
 		what = "removed"
 	}
 	v := o.VersionID
