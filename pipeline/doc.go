@@ -72,4 +72,14 @@
 // environment itself. Logs are JSON lines from log/slog carrying the app,
 // stage, request id, event id, outcome and duration; Logger(ctx) gives the
 // stage the same logger.
+//
+// # Metrics and idempotency
+//
+// Each invocation ends with one CloudWatch Embedded Metric Format line
+// (Processed, Failed, Retried, BatchSize, Duration, OldestRecordAge, with
+// dimensions app and stage, in the namespace MetricsNamespace sets); stage
+// code adds its own with Metric. App.Idempotency declares a store that
+// makes a stage's side effects happen once per event however often the
+// event comes (Idempotency.Once, Idempotency.OnceWrites). See
+// docs/operations.md.
 package pipeline

@@ -55,9 +55,9 @@ const (
 // unless the app sets one with MetricsNamespace.
 const DefaultMetricsNamespace = "nanopipe"
 
-// EnvMetrics, set to "off" in a function's environment, stops the
+// envMetrics, set to "off" in a function's environment, stops the
 // runtime's metric lines.
-const EnvMetrics = "NANOPIPE_METRICS"
+const envMetrics = "NANOPIPE_METRICS"
 
 // Unit is the unit of a metric: one of CloudWatch's standard units.
 type Unit string
@@ -181,7 +181,7 @@ func isRuntimeMetric(name string) bool {
 // metricsOutput is where a function's metric lines go: standard output,
 // which Lambda sends to CloudWatch Logs, unless NANOPIPE_METRICS=off.
 func metricsOutput(getenv func(string) string) io.Writer {
-	if strings.EqualFold(getenv(EnvMetrics), "off") {
+	if strings.EqualFold(getenv(envMetrics), "off") {
 		return nil
 	}
 	return os.Stdout

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -198,4 +199,21 @@ func checkEMF(line []byte) error {
 		}
 	}
 	return nil
+}
+
+// BenchmarkEMFLine measures what metrics add to a stream invocation:
+// the set, its counts and the rendering of its line.
+func BenchmarkEMFLine(b *testing.B) {
+	env := &Env{Metrics: io.Discard}
+	oldest := time.Now().Add(-time.Minute)
+	b.ReportAllocs()
+	for b.Loop() {
+		m := startMetrics(env)
+		m.records(100, 0, 0, oldest)
+		bp := emfBufs.Get().(*[]byte)
+		line := m.appendEMF((*bp)[:0], DefaultMetricsNamespace, "bench", "noop", "", time.Now())
+		env.Metrics.Write(line)
+		*bp = line
+		emfBufs.Put(bp)
+	}
 }

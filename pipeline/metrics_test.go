@@ -150,7 +150,7 @@ func BenchmarkInvokeMetrics(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		env  *pipeline.Env
-	}{{"off", &pipeline.Env{Logger: log}}, {"on", &pipeline.Env{Logger: log, Metrics: io.Discard}}} {
+	}{{"metrics=off", &pipeline.Env{Logger: log}}, {"metrics=on", &pipeline.Env{Logger: log, Metrics: io.Discard}}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
