@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,3 +119,47 @@ func TestMetricsMatchDeliveries(t *testing.T) {
 		t.Errorf("consume: no durations or record ages: %+v", m)
 	}
 }
+
+// TestDevSummaryShowsMetrics: dev's summary (text and --json) carries the
+// metrics of the run.
+func TestDevSummaryShowsMetrics(t *testing.T) {
+	for _, jsonOut := range []bool{false, true} {
+		app := pipeline.New("devmetrics")
+		inbox := app.Bucket("devmetrics-in")
+		pipeline.OnObject(app, "ingest", inbox.Created(triggers.Retries(0)), func(ctx context.Context, o triggers.Object) error {
+			pipeline.Metric(ctx, "Seen", 1, pipeline.UnitCount)
+			if strings.HasPrefix(o.Key, "bad") {
+				return errors.New("bad")
+			}
+			return nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errs strings.Builder
+		cmd := local.Command{App: app, Name: "devmetrics", Stdout: &out, Stderr: &errs,
+			Demo: func(ctx context.Context, env *local.Environment, say func(string)) error {
+				defer cancel()
+				for _, k := range []string{"a", "b", "bad"} {
+					putObject(t, env.S3Client(), "devmetrics-in", k)
+				}
+				idle(t, env)
+				return nil
+			}}
+		args := []string{"dev", "--port", "0", "--dir", t.TempDir()}
+		if jsonOut {
+			args = append(args, "--json")
+		}
+		if code := cmd.Run(ctx, args); code != 0 {
+			t.Fatalf("dev: %d %s", code, errs.String())
+		}
+		s := out.String()
+		if jsonOut {
+			if !strings.Contains(s, `"metrics":[{"stage":"ingest","invocations":3,"processed":2,"failed":1,"retried":1,`) || !strings.Contains(s, `"Seen":{"unit":"Count","count":3`) {
+				t.Errorf("--json summary:\n%s", s)
+			}
+		} else if !strings.Contains(s, "metrics") || !regexpMatch(`ingest\s+2\s+1\s+1\s+0\s+3\s+1`, s) || !strings.Contains(s, "ingest Seen: 3 values") {
+			t.Errorf("summary:\n%s", s)
+		}
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
