@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -102,22 +104,22 @@ func TestIdempotencyTwiceAndConcurrently(t *testing.T) {
 	for _, st := range []*pipeline.Stage{x.once, x.writes} {
 		t.Run(st.Name(), func(t *testing.T) {
 			x.effects.Store(0)
-			rec := pipelinetest.Insert(x.items, item{ID: "twice-" + st.Name()})
+			rec := pipelinetest.InsertedItem(x.items, item{ID: "twice-" + st.Name()})
 			payload := pipelinetest.StreamEvent(rec)
 			for range 2 {
-				if r := pipelinetest.Invoke(t.Context(), st, env.Env(), payload); !r.OK() {
+				if r := invokeStage(t.Context(), st, env.Env(), payload); !r.OK() {
 					t.Fatal(r.Err, r.Failed)
 				}
 			}
 			id := "together-" + st.Name()
-			payload = pipelinetest.StreamEvent(pipelinetest.Insert(x.items, item{ID: id}))
+			payload = pipelinetest.StreamEvent(pipelinetest.InsertedItem(x.items, item{ID: id}))
 			x.hook = func(ctx context.Context, _ string) error { time.Sleep(100 * time.Millisecond); return nil }
 			defer func() { x.hook = nil }()
 			var wg sync.WaitGroup
 			var failed atomic.Int64
 			for range 8 {
 				wg.Go(func() {
-					if r := pipelinetest.Invoke(t.Context(), st, env.Env(), payload); !r.OK() {
+					if r := invokeStage(t.Context(), st, env.Env(), payload); !r.OK() {
 						failed.Add(1)
 					}
 				})
@@ -127,7 +129,7 @@ func TestIdempotencyTwiceAndConcurrently(t *testing.T) {
 				t.Errorf("%d of 8 concurrent deliveries failed, want 7 (the lock holder succeeds)", failed.Load())
 			}
 			// Retried, the failed deliveries find the work done.
-			if r := pipelinetest.Invoke(t.Context(), st, env.Env(), payload); !r.OK() {
+			if r := invokeStage(t.Context(), st, env.Env(), payload); !r.OK() {
 				t.Fatal(r.Err, r.Failed)
 			}
 			switch st {
@@ -157,12 +159,12 @@ func TestIdempotencyFailureRunsAgain(t *testing.T) {
 		}
 		return nil
 	}
-	payload := pipelinetest.StreamEvent(pipelinetest.Insert(x.items, item{ID: "f"}))
-	if r := pipelinetest.Invoke(t.Context(), x.once, env.Env(), payload); r.OK() {
+	payload := pipelinetest.StreamEvent(pipelinetest.InsertedItem(x.items, item{ID: "f"}))
+	if r := invokeStage(t.Context(), x.once, env.Env(), payload); r.OK() {
 		t.Fatal("the failing work succeeded")
 	}
 	for range 2 {
-		if r := pipelinetest.Invoke(t.Context(), x.once, env.Env(), payload); !r.OK() {
+		if r := invokeStage(t.Context(), x.once, env.Env(), payload); !r.OK() {
 			t.Fatal(r.Err, r.Failed)
 		}
 	}
@@ -183,19 +185,19 @@ func TestIdempotencyLockExpiresAfterCrash(t *testing.T) {
 		t.Run(st.Name(), func(t *testing.T) {
 			x.effects.Store(0)
 			id := "crash-" + st.Name()
-			payload := pipelinetest.StreamEvent(pipelinetest.Insert(x.items, item{ID: id}))
+			payload := pipelinetest.StreamEvent(pipelinetest.InsertedItem(x.items, item{ID: id}))
 			x.hook = func(ctx context.Context, _ string) error { runtime.Goexit(); return nil }
 			done := make(chan struct{})
-			go func() { defer close(done); pipelinetest.Invoke(t.Context(), st, env.Env(), payload) }()
+			go func() { defer close(done); invokeStage(t.Context(), st, env.Env(), payload) }()
 			<-done
 			x.hook = nil
-			r := pipelinetest.Invoke(t.Context(), st, env.Env(), payload)
+			r := invokeStage(t.Context(), st, env.Env(), payload)
 			if r.OK() {
 				t.Fatal("a delivery right after the crash ran despite the lock")
 			}
 			time.Sleep(500 * time.Millisecond)
 			for range 2 {
-				if r := pipelinetest.Invoke(t.Context(), st, env.Env(), payload); !r.OK() {
+				if r := invokeStage(t.Context(), st, env.Env(), payload); !r.OK() {
 					t.Fatalf("after the lock expired: %v %v", r.Err, r.Failed)
 				}
 			}
@@ -209,8 +211,8 @@ func TestIdempotencyLockExpiresAfterCrash(t *testing.T) {
 	}
 	// A slow delivery loses its lock to a retry; its writes do not commit.
 	id := "slow"
-	payload := pipelinetest.StreamEvent(pipelinetest.Insert(x.items, item{ID: id}))
-	slow := make(chan pipelinetest.Result)
+	payload := pipelinetest.StreamEvent(pipelinetest.InsertedItem(x.items, item{ID: id}))
+	slow := make(chan invoked)
 	x.hook = func(ctx context.Context, got string) error {
 		if got == id && x.runs.Load() == 1 {
 			time.Sleep(700 * time.Millisecond)
@@ -218,9 +220,9 @@ func TestIdempotencyLockExpiresAfterCrash(t *testing.T) {
 		return nil
 	}
 	x.runs.Store(0)
-	go func() { slow <- pipelinetest.Invoke(t.Context(), x.writes, env.Env(), payload) }()
+	go func() { slow <- invokeStage(t.Context(), x.writes, env.Env(), payload) }()
 	time.Sleep(500 * time.Millisecond)
-	if r := pipelinetest.Invoke(t.Context(), x.writes, env.Env(), payload); !r.OK() {
+	if r := invokeStage(t.Context(), x.writes, env.Env(), payload); !r.OK() {
 		t.Fatalf("the take-over: %v %v", r.Err, r.Failed)
 	}
 	if r := <-slow; r.OK() {
@@ -245,7 +247,7 @@ func TestIdempotencyNeedsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer env.Close(context.Background())
-	r := pipelinetest.Invoke(t.Context(), st, env.Env(), pipelinetest.S3Event(pipelinetest.Created(bk, "k", nil)))
+	r := invokeStage(t.Context(), st, env.Env(), pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "k", nil)))
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "AccessDenied") || !strings.Contains(r.Err.Error(), "dynamodb:UpdateItem") {
 		t.Fatalf("an undeclared store: %v", r.Err)
 	}
@@ -275,4 +277,27 @@ func TestEventKeys(t *testing.T) {
 	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "Expiry") {
 		t.Errorf("a 1s expiry: %v", err)
 	}
+}
+
+// invoked is what an invocation of a stage reported.
+type invoked struct {
+	Err    error
+	Failed []string
+}
+
+func (r invoked) OK() bool { return r.Err == nil && len(r.Failed) == 0 }
+
+// invokeStage runs st on payload against env (a local environment's, with
+// the stages' declared accesses enforced), as Lambda would.
+func invokeStage(ctx context.Context, st *pipeline.Stage, env *pipeline.Env, payload []byte) invoked {
+	resp, err := st.Invoke(ctx, env, payload)
+	r := invoked{Err: err}
+	if err == nil && st.StreamTrigger() != nil {
+		var br events.DynamoDBEventResponse
+		json.Unmarshal(resp, &br)
+		for _, f := range br.BatchItemFailures {
+			r.Failed = append(r.Failed, f.ItemIdentifier)
+		}
+	}
+	return r
 }

@@ -59,15 +59,15 @@ func TestInvokeEmitsMetrics(t *testing.T) {
 	env := &pipeline.Env{Metrics: &out, Logger: slog.New(slog.DiscardHandler)}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-42"})
 
-	if _, err := obj.Invoke(ctx, env, pipelinetest.S3Event(pipelinetest.Created(bk, "good", []byte("12345")))); err != nil {
+	if _, err := obj.Invoke(ctx, env, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "good", []byte("12345")))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := obj.Invoke(ctx, env, pipelinetest.S3Event(pipelinetest.Created(bk, "bad", []byte("1")))); err == nil {
+	if _, err := obj.Invoke(ctx, env, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "bad", []byte("1")))); err == nil {
 		t.Fatal("the bad object did not fail")
 	}
 	var recs []pipelinetest.StreamRecord
 	for _, it := range items(5) {
-		recs = append(recs, pipelinetest.Insert(tb, it))
+		recs = append(recs, pipelinetest.InsertedItem(tb, it))
 	}
 	if _, err := st.Invoke(ctx, env, pipelinetest.StreamEvent(recs...)); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestMetricsOff(t *testing.T) {
 		pipeline.Metric(ctx, "X", 1, pipeline.UnitCount)
 		return nil
 	})
-	if _, err := st.Invoke(context.Background(), &pipeline.Env{Logger: slog.New(slog.DiscardHandler)}, pipelinetest.S3Event(pipelinetest.Created(bk, "k", nil))); err != nil || calls != 1 {
+	if _, err := st.Invoke(context.Background(), &pipeline.Env{Logger: slog.New(slog.DiscardHandler)}, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "k", nil))); err != nil || calls != 1 {
 		t.Fatal(err, calls)
 	}
 }
@@ -135,7 +135,7 @@ func noopBatch() (*pipeline.Stage, []byte, *slog.Logger) {
 	st := pipeline.OnChange(a, "noop", tb.Changes(), func(ctx context.Context, c triggers.Change[item]) error { return nil })
 	var recs []pipelinetest.StreamRecord
 	for _, it := range items(100) {
-		recs = append(recs, pipelinetest.Insert(tb, it))
+		recs = append(recs, pipelinetest.InsertedItem(tb, it))
 	}
 	payload := pipelinetest.StreamEvent(recs...)
 	log := slog.New(slog.DiscardHandler)

@@ -2,12 +2,14 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -65,11 +67,11 @@ func testIdempotency(t *testing.T, h *harness) {
 		}
 		return "0"
 	}
-	invoke := func(payload []byte) pipelinetest.Result {
-		return pipelinetest.Invoke(context.Background(), st, env.Env(), payload)
+	invoke := func(payload []byte) invoked {
+		return invokeStage(context.Background(), st, env.Env(), payload)
 	}
 
-	twice := pipelinetest.StreamEvent(pipelinetest.Insert(items, idemItem{ID: "twice"}))
+	twice := pipelinetest.StreamEvent(pipelinetest.InsertedItem(items, idemItem{ID: "twice"}))
 	for range 2 {
 		if r := invoke(twice); !r.OK() {
 			t.Fatalf("delivery: %v %v", r.Err, r.Failed)
@@ -79,7 +81,7 @@ func testIdempotency(t *testing.T, h *harness) {
 		t.Errorf("a record delivered twice counted %s times", n)
 	}
 
-	together := pipelinetest.StreamEvent(pipelinetest.Insert(items, idemItem{ID: "together"}))
+	together := pipelinetest.StreamEvent(pipelinetest.InsertedItem(items, idemItem{ID: "together"}))
 	setHook(func() { time.Sleep(150 * time.Millisecond) })
 	var wg sync.WaitGroup
 	var ok atomic.Int64
@@ -99,7 +101,7 @@ func testIdempotency(t *testing.T, h *harness) {
 		t.Errorf("six concurrent deliveries: %d succeeded, count %s; want 1 and 1", ok.Load(), n)
 	}
 
-	crash := pipelinetest.StreamEvent(pipelinetest.Insert(items, idemItem{ID: "crash"}))
+	crash := pipelinetest.StreamEvent(pipelinetest.InsertedItem(items, idemItem{ID: "crash"}))
 	setHook(func() { runtime.Goexit() })
 	died := make(chan struct{})
 	go func() { defer close(died); invoke(crash) }()
@@ -115,4 +117,25 @@ func testIdempotency(t *testing.T, h *harness) {
 	if n := count("crash"); n != "1" {
 		t.Errorf("count %s after a crash and a retry", n)
 	}
+}
+
+type invoked struct {
+	Err    error
+	Failed []string
+}
+
+func (r invoked) OK() bool { return r.Err == nil && len(r.Failed) == 0 }
+
+// invokeStage runs st on payload against env, as Lambda would.
+func invokeStage(ctx context.Context, st *pipeline.Stage, env *pipeline.Env, payload []byte) invoked {
+	resp, err := st.Invoke(ctx, env, payload)
+	r := invoked{Err: err}
+	if err == nil && st.StreamTrigger() != nil {
+		var br events.DynamoDBEventResponse
+		json.Unmarshal(resp, &br)
+		for _, f := range br.BatchItemFailures {
+			r.Failed = append(r.Failed, f.ItemIdentifier)
+		}
+	}
+	return r
 }
