@@ -127,8 +127,8 @@ func MetricsNamespace(ns string) Option {
 	}
 }
 
-// MetricsNamespaceOf returns the app's CloudWatch namespace.
-func (a *App) MetricsNamespaceOf() string {
+// MetricsNamespace returns the app's CloudWatch namespace.
+func (a *App) MetricsNamespace() string {
 	if a.metricsNamespace == "" {
 		return DefaultMetricsNamespace
 	}
@@ -289,7 +289,7 @@ func (inv *invocation) emitMetrics() {
 	}
 	now := time.Now()
 	bp := emfBufs.Get().(*[]byte)
-	lines := m.appendEMF((*bp)[:0], inv.stage.app.MetricsNamespaceOf(), inv.stage.app.name, inv.stage.name, inv.requestID, now)
+	lines := m.appendEMF((*bp)[:0], inv.stage.app.MetricsNamespace(), inv.stage.app.name, inv.stage.name, inv.requestID, now)
 	if _, err := inv.env.Metrics.Write(lines); err != nil {
 		inv.log.Error("metrics not written", "error", err.Error())
 	}
