@@ -78,9 +78,9 @@ Commands:
                 one endpoint, events delivered to the stages with Lambda's semantics
   deadletters   list the events and records that failed for good
   replay        deliver dead letters again through their stages
-
+%[3]s
 Run '%[1]s COMMAND -h' for a command's flags.
-`, c.Name, c.App.Name())
+`, c.Name, c.App.Name(), operationsUsage)
 }
 
 // Run runs one command with its arguments and returns the exit status.
@@ -105,6 +105,9 @@ func (c *Command) Run(ctx context.Context, args []string) int {
 	case "help", "-h", "--help":
 		c.usage()
 		return 0
+	}
+	if op, ok := c.operations()[args[0]]; ok {
+		return op(ctx, args[1:])
 	}
 	fmt.Fprintf(c.Stderr, "%s: unknown command %q\n\n", c.Name, args[0])
 	c.usage()
@@ -345,7 +348,7 @@ func (c *Command) summary(p *printer, env *Environment) {
 		waiting[l.Stage]++
 	}
 	if p.json {
-		p.emit(map[string]any{"type": "summary", "app": c.App.Name(), "ran_s": time.Since(env.started).Seconds(), "stages": stats, "dead_letters_waiting": len(letters)})
+		p.emit(map[string]any{"type": "summary", "app": c.App.Name(), "ran_s": time.Since(env.started).Seconds(), "stages": stats, "metrics": env.Metrics(), "dead_letters_waiting": len(letters)})
 		return
 	}
 	var b strings.Builder
@@ -356,6 +359,7 @@ func (c *Command) summary(p *printer, env *Environment) {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Stage, s.Invocations, s.Succeeded, s.Failed, s.Processed, s.Filtered, s.DeadLettered, s.Discarded)
 	}
 	tw.Flush()
+	writeMetrics(&b, env.Metrics())
 	if len(letters) > 0 {
 		fmt.Fprintf(&b, "  %d dead letters waiting; list: %s deadletters; replay: %s replay --all\n", len(letters), c.Name, c.Name)
 	}

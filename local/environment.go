@@ -91,6 +91,7 @@ type Environment struct {
 	once     sync.Once
 	ext      backends // external servers used instead of S3 or DB
 	rt       runtimeState
+	metrics  *metricsCollector // the stages' metric lines (metrics.go)
 }
 
 // ErrLocked is returned when another process uses the state directory.
@@ -237,6 +238,7 @@ func (e *Environment) stageEnv() *pipeline.Env {
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
+	env.Metrics = e.metricsWriter()
 	endpoint := e.endpoint
 	env.S3Options = func(*pipeline.Stage) []func(*s3.Options) {
 		return []func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(endpoint); o.UsePathStyle = true }}

@@ -17,6 +17,8 @@ type App struct {
 	stages  []*Stage
 	names   map[string]string // declared name -> what it names, for duplicates
 	obs     Observability     // tracing and log level of every function
+
+	metricsNamespace string // see MetricsNamespace
 }
 
 // Option configures an App.

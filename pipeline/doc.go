@@ -82,4 +82,14 @@
 // handle reaches AWS only through a context bound with WithEnv (a test
 // harness's context is one); otherwise it returns ErrNoEnv and sends
 // nothing.
+//
+// # Metrics and idempotency
+//
+// Each invocation ends with one CloudWatch Embedded Metric Format line
+// (Processed, Failed, Retried, BatchSize, Duration, OldestRecordAge, with
+// dimensions app and stage, in the namespace MetricsNamespace sets); stage
+// code adds its own with Metric. App.Idempotency declares a store that
+// makes a stage's side effects happen once per event however often the
+// event comes (Idempotency.Once, Idempotency.OnceWrites). See
+// docs/operations.md.
 package pipeline

@@ -60,6 +60,7 @@ func (h objectHandler) invoke(ctx context.Context, inv *invocation, payload []by
 	objs, err := triggers.DecodeObjects(payload)
 	if err != nil {
 		inv.log.Error("unreadable S3 event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
+		inv.metrics.objects(1, 1)
 		return nil, err
 	}
 	var errs []error
@@ -69,6 +70,7 @@ func (h objectHandler) invoke(ctx context.Context, inv *invocation, payload []by
 			errs = append(errs, fmt.Errorf("stage %s: %s s3://%s/%s: %w", inv.stage.name, o.Event, o.Bucket, o.Key, err))
 		}
 	}
+	inv.metrics.objects(len(objs), len(errs))
 	// A failure is returned so that Lambda's asynchronous retries and the
 	// on-failure destination apply to the event.
 	return []byte("null"), errors.Join(errs...)
@@ -86,6 +88,7 @@ func (h rawS3Handler) invoke(ctx context.Context, inv *invocation, payload []byt
 		id = ev.Records[0].S3.Object.Key + "@" + ev.Records[0].S3.Object.Sequencer
 	}
 	err := inv.call(ctx, id, func(ctx context.Context) error { return h(ctx, ev) })
+	inv.metrics.objects(len(ev.Records), failedAll(len(ev.Records), err))
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
 	}
@@ -98,6 +101,7 @@ func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload [
 	ev, err := triggers.DecodeStream[T](payload)
 	if err != nil {
 		inv.log.Error("unreadable stream event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
+		inv.metrics.records(0, 1, 0, time.Time{})
 		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
 	}
 	failures := []events.DynamoDBBatchItemFailure{}
@@ -124,6 +128,7 @@ func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload [
 	if ev.Window != nil {
 		state = ev.Window.State
 	}
+	inv.metrics.records(len(ev.Changes), failedOf(len(failures)), len(failures), oldestChange(ev.Changes))
 	return streamResponse(failures, ev.Window, state)
 }
 
@@ -154,6 +159,7 @@ func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []
 	ev, err := triggers.DecodeStream[T](payload)
 	if err != nil {
 		inv.log.Error("unreadable stream event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
+		inv.metrics.records(0, 1, 0, time.Time{})
 		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
 	}
 	// The batch stage sees the records up to the first one that does not
@@ -189,6 +195,7 @@ func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []
 	} else if i, _ := b.Failed(); i >= 0 && i < from {
 		from = i
 	}
+	inv.metrics.records(n, failedOf(n-from), n-from, oldestChange(ev.Changes))
 	return streamResponse(failuresFrom(ev.Changes[from:]), ev.Window, state)
 }
 
@@ -216,5 +223,6 @@ func (h rawStreamHandler) invoke(ctx context.Context, inv *invocation, payload [
 	if resp.BatchItemFailures == nil {
 		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{}
 	}
+	inv.metrics.records(len(ev.Records), len(resp.BatchItemFailures), len(resp.BatchItemFailures), oldestRecord(ev.Records))
 	return json.Marshal(resp)
 }

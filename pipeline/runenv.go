@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -37,6 +38,9 @@ type Env struct {
 	DynamoDBOptions func(*Stage) []func(*dynamodb.Options)
 	// Logger receives the runtime's logs; nil logs JSON to standard output.
 	Logger *slog.Logger
+	// Metrics receives each invocation's metric lines (see Metric); nil
+	// emits none. The Lambda runtime writes them to standard output.
+	Metrics io.Writer
 
 	clients sync.Map // *Stage -> *stageClients
 }
@@ -155,6 +159,7 @@ type invocation struct {
 	stage     *Stage
 	requestID string
 	log       *slog.Logger
+	metrics   *metricSet // nil: metrics off
 }
 
 func invocationFrom(ctx context.Context) *invocation {

@@ -32,7 +32,10 @@ func (s *Stage) Invoke(ctx context.Context, env *Env, payload []byte) ([]byte, e
 	}
 	inv.log = env.logger().With(slog.String("app", s.app.name), slog.String("stage", s.name), slog.String("request_id", inv.requestID))
 	ctx = context.WithValue(ctx, ctxKey{}, inv)
-	return s.h.invoke(ctx, inv, payload)
+	inv.metrics = startMetrics(env)
+	resp, err := s.h.invoke(ctx, inv, payload)
+	inv.emitMetrics()
+	return resp, err
 }
 
 // handler returns the Lambda handler of a function serving the given
@@ -246,6 +249,7 @@ func (a *App) lambdaHandler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	env.Metrics = metricsOutput(os.Getenv)
 	// Build the clients during init, which Lambda runs before the first
 	// invocation's clock starts.
 	for _, s := range stages {

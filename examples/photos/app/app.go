@@ -1,7 +1,7 @@
 // Package app declares the photos pipeline: uploads under incoming/ get a
 // thumbnail under thumbs/ and a record in the photos table; uploads that
 // are not images are copied to quarantine/ with the reason; the table's
-// stream keeps a per-album count, exactly once per photo; removing an
+// stream keeps a per-album count, exactly once per stream record; removing an
 // upload removes its thumbnail and record.
 package app
 
@@ -19,9 +19,9 @@ var (
 	Uploads = App.Bucket("photos-uploads")
 	Photos  = App.Table("photos", pipeline.PartitionKey("id", pipeline.String))
 	Albums  = App.Table("albums", pipeline.PartitionKey("album", pipeline.String))
-	// AlbumPhotos records which photos an album's count includes, so that
-	// a stream record delivered twice is counted once.
-	AlbumPhotos = App.Table("album-photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
+	// Counted remembers the stream records the album count has taken in,
+	// so that a record delivered twice is counted once.
+	Counted = App.Idempotency("photos-counted")
 )
 
 // Stages.
@@ -41,5 +41,5 @@ var (
 	CountAlbums = pipeline.OnChange(App, "count-albums",
 		Photos.Changes(triggers.Insert, triggers.Remove, triggers.BatchSize(100), triggers.Bisect()),
 		CountAlbum,
-	).Writes(Albums, AlbumPhotos)
+	).Writes(Albums, Counted)
 )

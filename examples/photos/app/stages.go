@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -87,6 +86,7 @@ func MakeThumbnail(ctx context.Context, o triggers.Object) error {
 	if err := Uploads.Put(ctx, ThumbKey(id), buf.Bytes(), pipeline.ContentType("image/png")); err != nil {
 		return err
 	}
+	pipeline.Metric(ctx, "ThumbnailBytes", float64(buf.Len()), pipeline.UnitBytes)
 	b := img.Bounds()
 	return Photos.Put(ctx, Photo{ID: id, Album: album, Key: o.Key, Thumb: ThumbKey(id), Width: b.Dx(), Height: b.Dy(), Size: o.Size})
 }
@@ -181,51 +181,34 @@ func RemovePhoto(ctx context.Context, o triggers.Object) error {
 }
 
 // CountAlbum keeps the per-album count: +1 for an inserted photo, -1 for
-// a removed one. Streams deliver records at least once, so the count and
-// a marker saying whether the photo is counted (an item of album-photos)
-// change together in one transaction, conditional on the marker: a record
-// delivered again finds the marker as it left it and changes nothing.
+// a removed one. Streams deliver records at least once, so the count
+// changes through the Counted idempotency store: the update commits in one
+// transaction with the record's completion, and a record delivered again
+// (a retry, a replay, a redrive) changes nothing.
 func CountAlbum(ctx context.Context, c triggers.Change[Photo]) error {
 	var p *Photo
-	delta, cond := 1, "attribute_not_exists(id)"
+	delta := 1
 	switch c.Kind {
 	case triggers.Insert:
 		p = c.New
 	case triggers.Remove:
-		p, delta, cond = c.Old, -1, "attribute_exists(id)"
+		p, delta = c.Old, -1
 	default:
 		return nil
 	}
 	if p == nil {
 		return fmt.Errorf("count album: the %s record %s has no image of the photo", c.Kind, c.EventID)
 	}
-	marker := map[string]types.AttributeValue{
-		"album": &types.AttributeValueMemberS{Value: p.Album},
-		"id":    &types.AttributeValueMemberS{Value: p.ID},
-	}
-	markerTable := AlbumPhotos.PhysicalName(ctx)
-	mark := types.TransactWriteItem{}
-	if delta > 0 {
-		mark.Put = &types.Put{TableName: &markerTable, Item: marker, ConditionExpression: &cond}
-	} else {
-		mark.Delete = &types.Delete{TableName: &markerTable, Key: marker, ConditionExpression: &cond}
-	}
-	albums := Albums.PhysicalName(ctx)
-	_, err := Albums.DynamoDB(ctx).TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{mark, {Update: &types.Update{
-			TableName:        &albums,
+	err := Counted.OnceWrites(ctx, pipeline.ChangeKey(c), func(ctx context.Context) ([]types.TransactWriteItem, error) {
+		return []types.TransactWriteItem{{Update: &types.Update{
+			TableName:        aws.String(Albums.PhysicalName(ctx)),
 			Key:              map[string]types.AttributeValue{"album": &types.AttributeValueMemberS{Value: p.Album}},
 			UpdateExpression: aws.String("ADD photos :d"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":d": &types.AttributeValueMemberN{Value: fmt.Sprint(delta)},
 			},
-		}}},
+		}}}, nil
 	})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-		pipeline.Logger(ctx).Info("already counted", "album", p.Album, "photo", p.ID, "kind", string(c.Kind))
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("count album %q (photo %s): %w", p.Album, p.ID, err)
 	}

@@ -71,6 +71,7 @@ func Run(t *testing.T, b Backend) {
 		{"StartAtLatest", testStartAtLatest},
 		{"DynamoDBAPI", testDynamoDBAPI},
 		{"S3API", testS3API},
+		{"Idempotency", testIdempotency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, &harness{b: b}) })
