@@ -341,7 +341,13 @@ func TestRIEResponsesMatch(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want, werr := c.stage.Invoke(ctx, env.Env(), c.payload)
+			// In-process, the engine invokes a stage as a function of its
+			// own, routing and checking the payload as the deployed one does.
+			h, err := faults.App.Handler(env.Env(), []*pipeline.Stage{c.stage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := h.Invoke(ctx, c.payload)
 			got, gerr := env.Runner().Invoke(ctx, c.stage, c.payload)
 			if werr != nil {
 				want = nil

@@ -788,7 +788,10 @@ func (e *Engine) Replay(ctx context.Context, id string) error {
 			items = append(items, &item{seq: rec.DynamoDB.Seq, created: now, arrived: now, json: r})
 		}
 		var m *mapping
-		for _, x := range e.maps {
+		e.mu.Lock()
+		maps := e.maps
+		e.mu.Unlock()
+		for _, x := range maps {
 			if x.stage == s {
 				m = x
 			}
