@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/policy"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -15,14 +16,14 @@ import (
 // The actions come from package pipeline, which the local environment
 // enforces too: what passes locally is what IAM allows deployed.
 var (
-	objectReadActions   = pipeline.ObjectReadActions(false)
-	versionReadActions  = pipeline.ObjectReadActions(true)
-	objectWriteActions  = pipeline.ObjectWriteActions()
-	objectDeleteActions = pipeline.ObjectDeleteActions()
-	tableReadActions    = pipeline.TableReadActions()
-	tableWriteActions   = pipeline.TableWriteActions()
-	tableDeleteActions  = pipeline.TableDeleteActions()
-	streamReadActions   = pipeline.StreamReadActions()
+	objectReadActions   = policy.ObjectRead(false)
+	versionReadActions  = policy.ObjectRead(true)
+	objectWriteActions  = policy.ObjectWrite()
+	objectDeleteActions = policy.ObjectDelete()
+	tableReadActions    = policy.TableRead()
+	tableWriteActions   = policy.TableWrite()
+	tableDeleteActions  = policy.TableDelete()
+	streamReadActions   = policy.StreamRead()
 )
 
 // arns names the resources a policy refers to: CloudFormation tokens when

@@ -160,14 +160,14 @@ func shop() *pipeline.App {
 	pipeline.OnObject(app, "load",
 		inbox.Created(triggers.Prefix("csv/"), triggers.Suffix(".csv"), triggers.Retries(1), triggers.MaxEventAge(3600e9)),
 		onObject,
-	).Reads(inbox.Prefix("csv/")).Writes(orders, inbox.Prefix("done/")).
-		Memory(1024).Timeout(120e9).ReservedConcurrency(5).Env("MODE", "strict")
+	).Reads(inbox.Keys("csv/", "")).Writes(orders, inbox.Keys("done/", "")).
+		Memory(1024).Timeout(120e9).ReservedConcurrency(5).Setenv("MODE", "strict")
 
 	pipeline.OnObject(app, "forget", inbox.Removed(triggers.Prefix("csv/"), triggers.OnFailure(triggers.Queue(auditQueue))), onObject).
 		Writes(orders)
 
 	pipeline.OnChange(app, "total",
-		orders.Changes(triggers.Inserts, triggers.BatchSize(50), triggers.BatchingWindow(5e9),
+		orders.Changes(triggers.Insert, triggers.BatchSize(50), triggers.BatchingWindow(5e9),
 			triggers.StartAt(triggers.Latest), triggers.Retries(7), triggers.Bisect(),
 			triggers.MaxRecordAge(3600e9), triggers.Parallelization(2), triggers.TumblingWindow(60e9),
 			triggers.Where(triggers.NewImage("status").Equals("paid")),
@@ -175,9 +175,9 @@ func shop() *pipeline.App {
 		onOrder,
 	).Reads(orders).Writes(totals).Architecture(pipeline.X86_64)
 
-	pipeline.OnChange(app, "welcome", customers.Changes(triggers.Inserts), onCustomer).
-		Reads(archive.Prefix("templates/")).Group("mail")
+	pipeline.OnChange(app, "welcome", customers.Changes(triggers.Insert), onCustomer).
+		Reads(archive.Keys("templates/", "")).Group("mail")
 	pipeline.OnObject(app, "bounce", archive.Created(triggers.Prefix("bounces/")), onObject).
-		Reads(archive.Prefix("bounces/"), customers).Group("mail").Memory(512)
+		Reads(archive.Keys("bounces/", ""), customers).Group("mail").Memory(512)
 	return app
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -234,7 +236,7 @@ func (p *Pipeline) function(name string) *deployedFunction {
 	if f, ok := p.functions[name]; ok {
 		return f
 	}
-	if s := p.plan.app.Stage(name); s != nil {
+	if s := p.plan.app.StageNamed(name); s != nil {
 		return p.functions[s.FunctionName()]
 	}
 	return nil
@@ -423,13 +425,13 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 		}))
 	}
 
-	env := pipeline.FunctionEnvironment(f.stages,
+	env := plumbing.FunctionEnvironment(f.stages,
 		func(b *pipeline.Bucket) string { return p.bucketNames[b] },
 		func(t *pipeline.Table) string { return p.tableNames[t] },
 		func(t *pipeline.Table) string { return p.streamARNs[t] })
 	maps.Copy(env, f.env)
 	if props.LogLevel != "" {
-		env[pipeline.EnvLogLevel] = props.LogLevel
+		env[contract.LogLevel] = props.LogLevel
 	}
 	vars := make(map[string]*string, len(env))
 	for k, v := range env {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/nanopipe/nanopipe/cdk"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -133,7 +134,7 @@ func TestBucketsAndTables(t *testing.T) {
 
 func TestDeclaredStreamView(t *testing.T) {
 	app := pipeline.New("views")
-	items := app.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.NewImage))
+	items := app.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.ViewNewImage))
 	pipeline.OnChange(app, "watch", items.Changes(), onCustomer)
 	_, tmpl := synth(t, app, nil)
 	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{
@@ -245,8 +246,8 @@ func TestFunctions(t *testing.T) {
 	for id, fn := range fns {
 		name := props(fn)["FunctionName"].(string)
 		group := strings.TrimPrefix(name, "shop-dev-")
-		stages := app.Groups()[group]
-		want := pipeline.FunctionEnvironment(stages,
+		stages := plumbing.Groups(app)[group]
+		want := plumbing.FunctionEnvironment(stages,
 			func(*pipeline.Bucket) string { return "" }, func(*pipeline.Table) string { return "" }, func(*pipeline.Table) string { return "" })
 		for _, s := range stages {
 			for k := range s.Function().Environment {
@@ -424,7 +425,7 @@ func TestStreamTriggers(t *testing.T) {
 	ordersID, _ := logical(t, tmpl, "AWS::DynamoDB::Table", "PipelineOrdersTable")
 	welcomeQueue, _ := logical(t, tmpl, "AWS::SQS::Queue", "PipelineWelcomeFailures")
 
-	patterns, err := app.Stage("total").StreamTrigger().Patterns()
+	patterns, err := app.StageNamed("total").StreamTrigger().Patterns()
 	if err != nil || len(patterns) != 1 {
 		t.Fatalf("Patterns() = %v, %v", patterns, err)
 	}
@@ -607,13 +608,13 @@ func TestGrantsFollowDeclaration(t *testing.T) {
 		app := pipeline.New("grants")
 		in := app.Bucket("grants-in")
 		items := app.Table("items", pipeline.PartitionKey("id", pipeline.String))
-		s := pipeline.OnObject(app, "work", in.Created(triggers.Prefix("todo/")), onObject).Reads(in.Prefix("todo/"))
+		s := pipeline.OnObject(app, "work", in.Created(triggers.Prefix("todo/")), onObject).Reads(in.Keys("todo/", ""))
 		extra(s, in, items)
 		return app
 	}
 	_, base := synth(t, declare(func(*pipeline.Stage, *pipeline.Bucket, *pipeline.Table) {}), nil)
 	_, more := synth(t, declare(func(s *pipeline.Stage, in *pipeline.Bucket, items *pipeline.Table) {
-		s.Writes(in.Prefix("done/"), items).Deletes(in.Keys("todo/", ".lock"))
+		s.Writes(in.Keys("done/", ""), items).Deletes(in.Keys("todo/", ".lock"))
 	}), nil)
 
 	without := statements(t, base, "Work")
@@ -686,8 +687,8 @@ func TestNewSafelyErrors(t *testing.T) {
 			pipeline.OnObject(app, "b", in.Removed(triggers.Retries(0)), onObject).Group("g1")
 		}), props: cdk.Props{Prebuilt: prebuilt}, want: "asynchronous invocation configuration"},
 		{name: "group variables", app: conflicting(func(app *pipeline.App, in *pipeline.Bucket, items *pipeline.Table) {
-			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1").Env("MODE", "x")
-			pipeline.OnChange(app, "b", items.Changes(), onCustomer).Group("g1").Env("MODE", "y")
+			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1").Setenv("MODE", "x")
+			pipeline.OnChange(app, "b", items.Changes(), onCustomer).Group("g1").Setenv("MODE", "y")
 		}), props: cdk.Props{Prebuilt: prebuilt}, want: "variable MODE"},
 		{name: "group concurrency", app: conflicting(func(app *pipeline.App, in *pipeline.Bucket, items *pipeline.Table) {
 			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1").ReservedConcurrency(1)

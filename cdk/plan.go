@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -97,9 +98,9 @@ func newPlan(app *pipeline.App, env string) (*plan, error) {
 		p.ids.get(s.Name())
 	}
 	var errs []error
-	groups := app.Groups()
+	groups := plumbing.Groups(app)
 	archs := map[pipeline.Arch]bool{}
-	for _, name := range app.FunctionNames() {
+	for _, name := range plumbing.FunctionNames(app) {
 		f, err := p.function(name, groups[name])
 		if err != nil {
 			errs = append(errs, err)
@@ -139,7 +140,7 @@ func (p *plan) function(name string, stages []*pipeline.Stage) (*fnPlan, error) 
 	var errs []error
 	for _, s := range stages {
 		if t := s.ObjectTrigger(); t != nil {
-			// The stages of a group agree on it (App.FunctionConfig checks).
+			// The stages of a group agree on it (plumbing.FunctionConfig checks).
 			if f.async == nil {
 				f.async = &asyncPlan{retries: t.Retries, maxAge: t.MaxEventAge, dest: t.OnFailure}
 			}
@@ -167,7 +168,7 @@ func (p *plan) function(name string, stages []*pipeline.Stage) (*fnPlan, error) 
 // several stages; package pipeline owns the rules (and Validate applies
 // them, so the local environment refuses the same conflicts).
 func mergeFunction(app *pipeline.App, name string) (pipeline.Function, map[string]string, error) {
-	cfg, err := app.FunctionConfig(name)
+	cfg, err := plumbing.FunctionConfig(app, name)
 	env := cfg.Environment
 	if env == nil {
 		env = map[string]string{}

@@ -62,10 +62,10 @@ func TestPolicyStatements(t *testing.T) {
 	old := app.Table("old", pipeline.PartitionKey("id", pipeline.String))
 	pipeline.OnObject(app, "a", in.Created(triggers.Prefix("new/")), onObj).
 		// Covered prefixes and repeats collapse: new/ covers new/big/.
-		Reads(in.Prefix("new/"), in.Prefix("new/big/"), in.Prefix("new/"), logs).
-		Writes(in.Prefix("out/"), items, items, in.Keys("rep/", ".txt")).
+		Reads(in.Keys("new/", ""), in.Keys("new/big/", ""), in.Keys("new/", ""), logs).
+		Writes(in.Keys("out/", ""), items, items, in.Keys("rep/", ".txt")).
 		// Deletes a write covers need no statement of their own.
-		Deletes(in.Prefix("out/x/"), items, in.Keys("trash/", ".tmp"), old).Group("g")
+		Deletes(in.Keys("out/x/", ""), items, in.Keys("trash/", ".tmp"), old).Group("g")
 	pipeline.OnChange(app, "b", items.Changes(triggers.OnFailure(triggers.Discard())), onItem).Reads(items).Group("g")
 
 	pl, err := newPlan(app, "dev")

@@ -305,7 +305,7 @@ func (c *Command) banner(p *printer, env *Environment, dir string) {
 	p.raw(b.String())
 }
 
-func sampleKey(k pipeline.Key) string {
+func sampleKey(k pipeline.KeyAttr) string {
 	switch k.Type {
 	case pipeline.Number:
 		return "1"

@@ -68,7 +68,7 @@ func readAll(t *testing.T, src engine.StreamSource, table string) map[string][]e
 // byte for byte, in the same order.
 func TestStreamSourcesAgree(t *testing.T) {
 	app := pipeline.New("conformance")
-	app.Table("events", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.NewAndOldImages))
+	app.Table("events", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.ViewNewAndOldImages))
 	env := start(t, app, "", nil, 3)
 	var evs []Event
 	for i := 0; i < 20; i++ {

@@ -124,7 +124,7 @@ func letters(t testing.TB, env *local.Environment) []*deadletter.Letter {
 
 // streamApp declares a table and a stream stage that fails, panics or
 // sleeps on records by their mode.
-func streamApp(name string, l *log, opts ...triggers.Option) (*pipeline.App, *pipeline.Stage) {
+func streamApp(name string, l *log, opts ...triggers.StreamOption) (*pipeline.App, *pipeline.Stage) {
 	app := pipeline.New(name)
 	events := app.Table("events", pipeline.PartitionKey("id", pipeline.String))
 	st := pipeline.OnChange(app, "consume", events.Changes(opts...), func(ctx context.Context, c triggers.Change[Event]) error {
@@ -232,11 +232,11 @@ func TestStreamTimeout(t *testing.T) {
 
 func TestStreamFiltersAndBatching(t *testing.T) {
 	l := newLog()
-	app, _ := streamApp("filters", l, triggers.Inserts, triggers.BatchSize(100), triggers.BatchingWindow(time.Second))
+	app, _ := streamApp("filters", l, triggers.Insert, triggers.BatchSize(100), triggers.BatchingWindow(time.Second))
 	env := start(t, app, "", l, 1)
 	evs := []Event{{ID: "a"}, {ID: "b"}, {ID: "c"}}
 	putEvents(t, env, "events", evs)
-	evs[0].N = 1 // a MODIFY, filtered out by Inserts
+	evs[0].N = 1 // a MODIFY, filtered out by triggers.Insert
 	putEvents(t, env, "events", evs[:1])
 	idle(t, env)
 	processed, _, deliveries := l.snapshot()
@@ -360,7 +360,7 @@ func streamShards(t testing.TB, env *local.Environment, table string) map[string
 
 // objectApp declares a bucket and an S3 stage that fails or panics on
 // keys containing "fail" or "panic".
-func objectApp(name string, l *log, broken *bool, opts ...triggers.Option) *pipeline.App {
+func objectApp(name string, l *log, broken *bool, opts ...triggers.ObjectOption) *pipeline.App {
 	app := pipeline.New(name)
 	b := app.Bucket("inbox")
 	pipeline.OnObject(app, "ingest", b.Created(opts...), func(ctx context.Context, o triggers.Object) error {

@@ -233,7 +233,7 @@ func (e *Environment) createResources() error {
 	return nil
 }
 
-func keyDef(k pipeline.Key) dynamosrv.KeyDef {
+func keyDef(k pipeline.KeyAttr) dynamosrv.KeyDef {
 	return dynamosrv.KeyDef{Name: k.Name, Type: string(k.Type)}
 }
 

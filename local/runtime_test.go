@@ -22,12 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/rie"
 	faults "github.com/nanopipe/nanopipe/local/testdata/faults/app"
 	"github.com/nanopipe/nanopipe/pipeline"
-	"github.com/nanopipe/nanopipe/triggers"
 )
 
 // The bootstraps of the apps these tests run under the emulator, built
@@ -268,7 +268,7 @@ func TestRIEMatchesInProcessFaults(t *testing.T) {
 				joined := strings.Join(r.letters, "\n")
 				for _, want := range []string{
 					`AccessDenied: stage "objects" is not allowed s3:PutObject on s3://faults-inbox/elsewhere/undeclared-1`,
-					`add .Writes(<bucket faults-inbox>.Prefix("elsewhere/")) to its declaration`,
+					`add .Writes(<bucket faults-inbox>.Keys("elsewhere/", "")) to its declaration`,
 					`Task timed out after 1.00 seconds`,
 					`stage panicked: panicked on panic-1`,
 				} {
@@ -306,7 +306,7 @@ func streamPayload(arn string, evs ...faults.Event) []byte {
 }
 
 func s3Payload(bucket, key string) []byte {
-	return []byte(fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-01T00:00:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"local"},"requestParameters":{"sourceIPAddress":"127.0.0.1"},"responseElements":{"x-amz-request-id":"1","x-amz-id-2":"2"},"s3":{"s3SchemaVersion":"1.0","configurationId":"c","bucket":{"name":%q,"ownerIdentity":{"principalId":"local"},"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":1,"eTag":"00","sequencer":"01"}}}]}`, bucket, bucket, triggers.EncodeKey(key)))
+	return []byte(fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-01T00:00:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"local"},"requestParameters":{"sourceIPAddress":"127.0.0.1"},"responseElements":{"x-amz-request-id":"1","x-amz-id-2":"2"},"s3":{"s3SchemaVersion":"1.0","configurationId":"c","bucket":{"name":%q,"ownerIdentity":{"principalId":"local"},"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":1,"eTag":"00","sequencer":"01"}}}]}`, bucket, bucket, s3event.EncodeKey(key)))
 }
 
 // TestRIEResponsesMatch invokes the faults app's stages with the same
@@ -449,7 +449,7 @@ func TestDevFlags(t *testing.T) {
 			"stages run out of process: bootstrap built from ./testdata/faults, under aws-lambda-rie",
 			"watching the Go files of ./testdata/faults",
 			`objects        ObjectCreated:Put s3://faults-inbox/in/undeclared-1  after 2 attempts  dead-lettered`,
-			`add .Writes(<bucket faults-inbox>.Prefix("elsewhere/")) to its declaration`,
+			`add .Writes(<bucket faults-inbox>.Keys("elsewhere/", "")) to its declaration`,
 		}},
 		{"no enforcement", []string{"--enforce=false"}, []string{
 			"declared accesses are not enforced (--enforce=false)",

@@ -50,8 +50,8 @@ func (a *App) Tables() []*Table { return append([]*Table(nil), a.tables...) }
 // Stages returns the declared stages in declaration order.
 func (a *App) Stages() []*Stage { return append([]*Stage(nil), a.stages...) }
 
-// Stage returns the stage with the given name, or nil.
-func (a *App) Stage(name string) *Stage {
+// StageNamed returns the stage with the given name, or nil.
+func (a *App) StageNamed(name string) *Stage {
 	for _, s := range a.stages {
 		if s.name == name {
 			return s
@@ -80,10 +80,9 @@ func (a *App) TableNamed(name string) *Table {
 	return nil
 }
 
-// Groups returns the functions the app deploys as: each declared group
+// groups returns the functions the app deploys as: each declared group
 // with its stages, and every ungrouped stage alone under its own name.
-// Names are sorted.
-func (a *App) Groups() map[string][]*Stage {
+func (a *App) groups() map[string][]*Stage {
 	g := map[string][]*Stage{}
 	for _, s := range a.stages {
 		g[s.FunctionName()] = append(g[s.FunctionName()], s)
@@ -91,9 +90,9 @@ func (a *App) Groups() map[string][]*Stage {
 	return g
 }
 
-// FunctionNames returns the keys of Groups, sorted.
-func (a *App) FunctionNames() []string {
-	g := a.Groups()
+// functionNames returns the keys of groups, sorted.
+func (a *App) functionNames() []string {
+	g := a.groups()
 	names := make([]string, 0, len(g))
 	for n := range g {
 		names = append(names, n)
@@ -170,7 +169,7 @@ func (a *App) addBucket(b *Bucket) {
 
 // Table declares a table the stack creates, with its partition key and
 // options such as SortKey and Stream.
-func (a *App) Table(name string, pk Key, opts ...TableOption) *Table {
+func (a *App) Table(name string, pk KeyAttr, opts ...TableOption) *Table {
 	t := &Table{app: a, name: name, partition: pk}
 	for _, o := range opts {
 		o(t)
@@ -181,7 +180,7 @@ func (a *App) Table(name string, pk Key, opts ...TableOption) *Table {
 
 // ExistingTable declares a table that exists already, by name, with its
 // keys. Give StreamARN to trigger stages by its stream.
-func (a *App) ExistingTable(name string, pk Key, opts ...TableOption) *Table {
+func (a *App) ExistingTable(name string, pk KeyAttr, opts ...TableOption) *Table {
 	t := &Table{app: a, name: name, partition: pk, existing: true}
 	for _, o := range opts {
 		o(t)
@@ -194,7 +193,7 @@ func (a *App) addTable(t *Table) {
 	if !tableNameRE.MatchString(t.name) {
 		a.fail(fmt.Errorf("pipeline: table %q: DynamoDB table names are 3-255 letters, digits, '_', '-' or '.'", t.name))
 	}
-	for _, k := range []*Key{&t.partition, t.sort} {
+	for _, k := range []*KeyAttr{&t.partition, t.sort} {
 		if k == nil {
 			continue
 		}
@@ -211,9 +210,9 @@ func (a *App) addTable(t *Table) {
 		a.fail(fmt.Errorf("pipeline: table %q: sort key %q is also the partition key; name a different attribute", t.name, t.sort.Name))
 	}
 	switch t.view {
-	case "", KeysOnly, NewImage, OldImage, NewAndOldImages:
+	case "", ViewKeysOnly, ViewNewImage, ViewOldImage, ViewNewAndOldImages:
 	default:
-		a.fail(fmt.Errorf("pipeline: table %q: stream view %q; use pipeline.KeysOnly, NewImage, OldImage or NewAndOldImages", t.name, t.view))
+		a.fail(fmt.Errorf("pipeline: table %q: stream view %q; use pipeline.ViewKeysOnly, ViewNewImage, ViewOldImage or ViewNewAndOldImages", t.name, t.view))
 	}
 	if t.streamARN != "" && !t.existing {
 		a.fail(fmt.Errorf("pipeline: table %q: StreamARN is for existing tables; a table the stack creates gets its stream from the deployment", t.name))

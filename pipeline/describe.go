@@ -7,12 +7,6 @@ import (
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
-// EnvDescribe, set to any value, makes App.Main print the declaration
-// (Describe) and exit instead of serving: tools that hold a declaration,
-// such as the local environment's --watch, use it to tell whether a
-// rebuilt binary declares the same pipeline.
-const EnvDescribe = "NANOPIPE_DESCRIBE"
-
 type described struct {
 	App     string           `json:"app"`
 	Buckets []describedB     `json:"buckets"`
@@ -29,8 +23,8 @@ type describedB struct {
 type describedT struct {
 	Name      string     `json:"name"`
 	Existing  bool       `json:"existing,omitempty"`
-	Partition Key        `json:"partition"`
-	Sort      *Key       `json:"sort,omitempty"`
+	Partition KeyAttr    `json:"partition"`
+	Sort      *KeyAttr   `json:"sort,omitempty"`
 	Stream    StreamView `json:"stream,omitempty"`
 	StreamARN string     `json:"streamArn,omitempty"`
 	TTL       string     `json:"ttl,omitempty"`

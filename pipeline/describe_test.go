@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -16,11 +17,11 @@ func describeApp(batch int, extraWrite bool) *pipeline.App {
 	a := pipeline.New("desc")
 	b := a.Bucket("desc-files")
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-	st := pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/")), onObj).Reads(b.Prefix("in/")).Writes(tb)
+	st := pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/")), onObj).Reads(b.Keys("in/", "")).Writes(tb)
 	if extraWrite {
-		st.Writes(b.Prefix("out/"))
+		st.Writes(b.Keys("out/", ""))
 	}
-	pipeline.OnChange(a, "index", tb.Changes(triggers.Inserts, triggers.BatchSize(batch), triggers.Where(triggers.NewImage("status").Equals("new"))), onItem)
+	pipeline.OnChange(a, "index", tb.Changes(triggers.Insert, triggers.BatchSize(batch), triggers.Where(triggers.NewImage("status").Equals("new"))), onItem)
 	return a
 }
 
@@ -58,7 +59,7 @@ func TestDescribe(t *testing.T) {
 func TestMainDescribes(t *testing.T) {
 	bin := buildRTApp(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), pipeline.EnvDescribe+"=1")
+	cmd.Env = append(os.Environ(), contract.Describe+"=1")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)

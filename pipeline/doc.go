@@ -17,10 +17,10 @@
 //	var thumbnail = pipeline.OnObject(App, "thumbnail",
 //		uploads.Created(triggers.Prefix("incoming/"), triggers.Suffix(".jpg")),
 //		makeThumbnail, // func(ctx context.Context, o triggers.Object) error
-//	).Reads(uploads.Prefix("incoming/")).Writes(uploads.Prefix("thumbs/"), photos)
+//	).Reads(uploads.Keys("incoming/", "")).Writes(uploads.Keys("thumbs/", ""), photos)
 //
 //	var index = pipeline.OnChange(App, "index",
-//		photos.Changes(triggers.Inserts, triggers.BatchSize(100), triggers.Bisect()),
+//		photos.Changes(triggers.Insert, triggers.BatchSize(100), triggers.Bisect()),
 //		indexPhoto, // func(ctx context.Context, c triggers.Change[Photo]) error
 //	)
 //
@@ -64,8 +64,9 @@
 //
 // Deployed, each function's environment names the stages it serves (one,
 // or a group declared with Stage.Group, routed by event source) and the
-// physical names of the resources they touch; see EnvStages for the
-// contract. Stage code reaches resources through their handles
+// physical names of the resources they touch, in NANOPIPE_* variables the
+// cdk package writes (NANOPIPE_LOG_LEVEL, debug, info, warn or error, sets
+// the log level). Stage code reaches resources through their handles
 // (Bucket.Get, Table.Put, Bucket.S3, Table.DynamoDB, PhysicalName), whose
 // clients are built once per cold start, and never reads names from the
 // environment itself. Logs are JSON lines from log/slog carrying the app,

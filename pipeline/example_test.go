@@ -27,14 +27,14 @@ func Example() {
 
 	pipeline.OnObject(app, "load", inbox.Created(triggers.Prefix("csv/"), triggers.Suffix(".csv")),
 		func(ctx context.Context, o triggers.Object) error { return nil },
-	).Reads(inbox.Prefix("csv/")).Writes(orders)
+	).Reads(inbox.Keys("csv/", "")).Writes(orders)
 
 	pipeline.OnObject(app, "forget", inbox.Removed(triggers.Prefix("csv/")),
 		func(ctx context.Context, o triggers.Object) error { return nil },
 	)
 
 	pipeline.OnChange(app, "announce",
-		orders.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("status").Equals("paid")), triggers.Bisect()),
+		orders.Changes(triggers.Insert, triggers.Where(triggers.NewImage("status").Equals("paid")), triggers.Bisect()),
 		func(ctx context.Context, c triggers.Change[Order]) error { return nil },
 	)
 
@@ -56,7 +56,7 @@ func ExampleApp_Validate() {
 	uploads := app.Bucket("images-uploads")
 	pipeline.OnObject(app, "resize", uploads.Created(triggers.Prefix("img/")),
 		func(ctx context.Context, o triggers.Object) error { return nil },
-	).Writes(uploads.Prefix("img/small/"))
+	).Writes(uploads.Keys("img/small/", ""))
 
 	err := app.Validate()
 	fmt.Println(strings.ReplaceAll(err.Error(), ". ", ".\n"))
@@ -71,7 +71,7 @@ func ExampleApp_Validate() {
 func ExampleOnChange() {
 	app := pipeline.New("shop")
 	orders := app.Table("orders", pipeline.PartitionKey("id", pipeline.String))
-	ship := pipeline.OnChange(app, "ship", orders.Changes(triggers.Inserts),
+	ship := pipeline.OnChange(app, "ship", orders.Changes(triggers.Insert),
 		func(ctx context.Context, c triggers.Change[Order]) error {
 			fmt.Println("shipping", c.New.ID, c.Kind)
 			if c.New.Total < 0 {

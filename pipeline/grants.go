@@ -5,53 +5,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/nanopipe/nanopipe/internal/policy"
 )
-
-// The IAM actions each kind of declaration grants. The cdk package writes
-// exactly these into a function's policy, and the local environment
-// refuses any other call a stage makes, so a missing declaration fails
-// locally the way it would fail deployed.
-var (
-	objectRead       = []string{"s3:GetObject"}
-	objectReadVers   = []string{"s3:GetObject", "s3:GetObjectVersion"}
-	objectList       = []string{"s3:ListBucket"}
-	objectWrite      = []string{"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
-	objectDelete     = []string{"s3:DeleteObject"}
-	tableRead        = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"}
-	tableWrite       = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"}
-	tableDelete      = []string{"dynamodb:DeleteItem"}
-	streamReadAction = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
-)
-
-// ObjectReadActions are the actions Reads grants on a bucket's keys
-// (with s3:ListBucket on the bucket, limited to the read prefixes).
-func ObjectReadActions(versioned bool) []string {
-	if versioned {
-		return slices.Clone(objectReadVers)
-	}
-	return slices.Clone(objectRead)
-}
-
-// ObjectWriteActions are the actions Writes grants on a bucket's keys.
-func ObjectWriteActions() []string { return slices.Clone(objectWrite) }
-
-// ObjectDeleteActions are the actions Deletes grants on a bucket's keys.
-func ObjectDeleteActions() []string { return slices.Clone(objectDelete) }
-
-// TableReadActions are the actions Reads grants on a table.
-func TableReadActions() []string { return slices.Clone(tableRead) }
-
-// TableWriteActions are the actions Writes grants on a table.
-func TableWriteActions() []string { return slices.Clone(tableWrite) }
-
-// TableDeleteActions are the actions Deletes grants on a table. Batch
-// deletes need Writes: IAM cannot limit BatchWriteItem to deletes.
-func TableDeleteActions() []string { return slices.Clone(tableDelete) }
-
-// StreamReadActions are the actions a stream trigger needs on its stream
-// (the event source mapping also needs dynamodb:ListStreams on the
-// table's streams).
-func StreamReadActions() []string { return slices.Clone(streamReadAction) }
 
 // AccessDeniedError is what a stage gets locally for a call its
 // declaration does not allow: the same call would be refused by IAM once
@@ -71,26 +27,13 @@ func (e *AccessDeniedError) Error() string {
 // ErrorCode makes the error read as an AWS API error code.
 func (e *AccessDeniedError) ErrorCode() string { return "AccessDenied" }
 
-// objectActionKinds says which declarations grant an S3 object action.
-func objectActionGranted(action string, versioned bool, kind string) bool {
-	switch kind {
-	case "read":
-		return slices.Contains(ObjectReadActions(versioned), action)
-	case "write":
-		return slices.Contains(objectWrite, action)
-	case "delete":
-		return slices.Contains(objectDelete, action)
-	}
-	return false
-}
-
 // AuthorizeObject reports whether the stage may perform the S3 object
 // action (an IAM action such as s3:GetObject) on key of bucket b, and if
 // not, which declaration would allow it.
 func (s *Stage) AuthorizeObject(action string, b *Bucket, key string) error {
 	check := func(list []Access, kind string) bool {
 		for _, a := range list {
-			if a.Covers(b, key) && objectActionGranted(action, b.versioned, kind) {
+			if a.Covers(b, key) && policy.ObjectGranted(action, b.versioned, kind) {
 				return true
 			}
 		}
@@ -101,13 +44,13 @@ func (s *Stage) AuthorizeObject(action string, b *Bucket, key string) error {
 	}
 	method := "Writes"
 	switch {
-	case slices.Contains(objectReadVers, action):
+	case slices.Contains(policy.ObjectRead(true), action):
 		method = "Reads"
 	case action == "s3:DeleteObject":
 		method = "Deletes"
 	}
 	return &AccessDeniedError{Stage: s.name, Action: action, Resource: "s3://" + b.name + "/" + key,
-		Fix: fmt.Sprintf(".%s(%s.Prefix(%q))", method, bucketRef(b), keyDir(key))}
+		Fix: fmt.Sprintf(".%s(%s.Keys(%q, \"\"))", method, bucketRef(b), keyDir(key))}
 }
 
 // AuthorizeList reports whether the stage may list keys of bucket b under
@@ -120,29 +63,29 @@ func (s *Stage) AuthorizeList(b *Bucket, prefix string) error {
 		}
 	}
 	return &AccessDeniedError{Stage: s.name, Action: "s3:ListBucket", Resource: fmt.Sprintf("s3://%s (prefix %q)", b.name, prefix),
-		Fix: fmt.Sprintf(".Reads(%s.Prefix(%q))", bucketRef(b), prefix)}
+		Fix: fmt.Sprintf(".Reads(%s.Keys(%q, \"\"))", bucketRef(b), prefix)}
 }
 
 // AuthorizeTable reports whether the stage may perform the DynamoDB
 // action (dynamodb:PutItem, ...) on table t.
 func (s *Stage) AuthorizeTable(action string, t *Table) error {
 	for _, a := range s.reads {
-		if a.Table == t && slices.Contains(tableRead, action) {
+		if a.Table == t && slices.Contains(policy.TableRead(), action) {
 			return nil
 		}
 	}
 	for _, a := range s.writes {
-		if a.Table == t && slices.Contains(tableWrite, action) {
+		if a.Table == t && slices.Contains(policy.TableWrite(), action) {
 			return nil
 		}
 	}
 	for _, a := range s.deletes {
-		if a.Table == t && slices.Contains(tableDelete, action) {
+		if a.Table == t && slices.Contains(policy.TableDelete(), action) {
 			return nil
 		}
 	}
 	method := "Writes"
-	if slices.Contains(tableRead, action) && !slices.Contains(tableWrite, action) {
+	if slices.Contains(policy.TableRead(), action) && !slices.Contains(policy.TableWrite(), action) {
 		method = "Reads"
 	}
 	return &AccessDeniedError{Stage: s.name, Action: action, Resource: "table " + t.name,

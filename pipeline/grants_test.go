@@ -16,9 +16,9 @@ func TestAuthorize(t *testing.T) {
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 	logs := a.Table("logs", pipeline.PartitionKey("id", pipeline.String))
 	st := pipeline.OnObject(a, "thumb", up.Created(triggers.Prefix("in/")), onObj).
-		Reads(up.Prefix("in/"), ver, tb).
-		Writes(up.Prefix("thumbs/"), up.Keys("in/", ".err"), logs).
-		Deletes(up.Prefix("tmp/"), tb)
+		Reads(up.Keys("in/", ""), ver, tb).
+		Writes(up.Keys("thumbs/", ""), up.Keys("in/", ".err"), logs).
+		Deletes(up.Keys("tmp/", ""), tb)
 
 	allowed := []struct{ action, bucket, key string }{
 		{"s3:GetObject", "uploads", "in/a.jpg"},
@@ -35,12 +35,12 @@ func TestAuthorize(t *testing.T) {
 		}
 	}
 	refused := []struct{ action, bucket, key, fix string }{
-		{"s3:PutObject", "uploads", "out/a.png", `.Writes(<bucket uploads>.Prefix("out/"))`},
-		{"s3:PutObject", "uploads", "in/a.jpg", `.Writes(<bucket uploads>.Prefix("in/"))`},
-		{"s3:GetObject", "uploads", "thumbs/a.png", `.Reads(<bucket uploads>.Prefix("thumbs/"))`},
-		{"s3:PutObject", "uploads", "tmp/x", `.Writes(<bucket uploads>.Prefix("tmp/"))`},
+		{"s3:PutObject", "uploads", "out/a.png", `.Writes(<bucket uploads>.Keys("out/", ""))`},
+		{"s3:PutObject", "uploads", "in/a.jpg", `.Writes(<bucket uploads>.Keys("in/", ""))`},
+		{"s3:GetObject", "uploads", "thumbs/a.png", `.Reads(<bucket uploads>.Keys("thumbs/", ""))`},
+		{"s3:PutObject", "uploads", "tmp/x", `.Writes(<bucket uploads>.Keys("tmp/", ""))`},
 		{"s3:GetObjectVersion", "uploads", "in/a.jpg", `.Reads(`},
-		{"s3:DeleteObject", "archive", "a", `.Deletes(<bucket archive>.Prefix(""))`},
+		{"s3:DeleteObject", "archive", "a", `.Deletes(<bucket archive>.Keys("", ""))`},
 	}
 	for _, c := range refused {
 		err := st.AuthorizeObject(c.action, a.BucketNamed(c.bucket), c.key)

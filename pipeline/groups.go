@@ -7,14 +7,14 @@ import (
 	"slices"
 )
 
-// FunctionConfig returns the configuration of the function named name (a
+// functionConfig returns the configuration of the function named name (a
 // group, or an ungrouped stage): the largest memory and timeout its stages
 // ask for, their one architecture and reserved concurrency, and the union
 // of their variables. What cannot be merged is an error naming both
 // stages: a function has one architecture, one environment and one
 // asynchronous-invoke configuration.
-func (a *App) FunctionConfig(name string) (Function, error) {
-	stages := a.Groups()[name]
+func (a *App) functionConfig(name string) (Function, error) {
+	stages := a.groups()[name]
 	if len(stages) == 0 {
 		return Function{}, fmt.Errorf("pipeline: app %q has no stage or group %q", a.name, name)
 	}
@@ -71,8 +71,8 @@ func (a *App) FunctionConfig(name string) (Function, error) {
 
 func (a *App) checkFunctions() []error {
 	var errs []error
-	for _, name := range a.FunctionNames() {
-		if _, err := a.FunctionConfig(name); err != nil {
+	for _, name := range a.functionNames() {
+		if _, err := a.functionConfig(name); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"time"
 
@@ -99,7 +100,7 @@ func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload [
 		inv.log.Error("unreadable stream event", slog.String("outcome", "failed"), slog.String("error", err.Error()))
 		return nil, fmt.Errorf("stage %s: %w", inv.stage.name, err)
 	}
-	resp := triggers.BatchResponse{BatchItemFailures: []triggers.BatchItemFailure{}}
+	failures := []events.DynamoDBBatchItemFailure{}
 	for i := range ev.Changes {
 		c := ev.Changes[i]
 		var err error
@@ -115,22 +116,36 @@ func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload [
 			err = inv.call(ctx, c.EventID, func(ctx context.Context) error { return h(ctx, c) })
 		}
 		if err != nil {
-			resp.BatchItemFailures = failuresFrom(ev.Changes[i:])
+			failures = failuresFrom(ev.Changes[i:])
 			break
 		}
 	}
+	var state map[string]string
 	if ev.Window != nil {
-		resp.State = ev.Window.State
+		state = ev.Window.State
 	}
-	return json.Marshal(resp)
+	return streamResponse(failures, ev.Window, state)
 }
 
-func failuresFrom[T any](cs []triggers.Change[T]) []triggers.BatchItemFailure {
-	out := make([]triggers.BatchItemFailure, len(cs))
+func failuresFrom[T any](cs []triggers.Change[T]) []events.DynamoDBBatchItemFailure {
+	out := make([]events.DynamoDBBatchItemFailure, len(cs))
 	for i, c := range cs {
 		out[i].ItemIdentifier = c.SequenceNumber
 	}
 	return out
+}
+
+// streamResponse is Lambda's partial batch response: aws-lambda-go's
+// DynamoDBEventResponse, or with a tumbling window its
+// DynamoDBTimeWindowEventResponse carrying the window's state.
+func streamResponse(failures []events.DynamoDBBatchItemFailure, w *triggers.Window, state map[string]string) ([]byte, error) {
+	if w == nil {
+		return json.Marshal(events.DynamoDBEventResponse{BatchItemFailures: failures})
+	}
+	return json.Marshal(events.DynamoDBTimeWindowEventResponse{
+		TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: state},
+		BatchItemFailures:                 failures,
+	})
 }
 
 type batchHandler[T any] func(context.Context, *triggers.Batch[T]) error
@@ -152,7 +167,13 @@ func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []
 			break
 		}
 	}
-	b := triggers.NewBatch(ev.Changes[:bad], ev.Window)
+	b := &triggers.Batch[T]{Changes: ev.Changes[:bad], Window: ev.Window}
+	if ev.Window != nil {
+		b.State = maps.Clone(ev.Window.State)
+		if b.State == nil {
+			b.State = map[string]string{}
+		}
+	}
 	id := fmt.Sprintf("batch[%d]", n)
 	if n > 0 {
 		id = fmt.Sprintf("%s..%s", ev.Changes[0].SequenceNumber, ev.Changes[n-1].SequenceNumber)
@@ -168,8 +189,7 @@ func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []
 	} else if i, _ := b.Failed(); i >= 0 && i < from {
 		from = i
 	}
-	resp := triggers.BatchResponse{BatchItemFailures: failuresFrom(ev.Changes[from:]), State: state}
-	return json.Marshal(resp)
+	return streamResponse(failuresFrom(ev.Changes[from:]), ev.Window, state)
 }
 
 type rawStreamHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)

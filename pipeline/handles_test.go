@@ -50,11 +50,11 @@ func TestHandles(t *testing.T) {
 			return err
 		}
 		// Not declared: refused locally as IAM would refuse it deployed.
-		if err := files.Put(ctx, "elsewhere/x", nil, ""); err == nil || !strings.Contains(err.Error(), `add .Writes(<bucket handles-files>.Prefix("elsewhere/"))`) {
+		if err := files.Put(ctx, "elsewhere/x", nil, ""); err == nil || !strings.Contains(err.Error(), `add .Writes(<bucket handles-files>.Keys("elsewhere/", ""))`) {
 			return errors.New("undeclared write: " + errString(err))
 		}
 		return nil
-	}).Reads(files.Prefix("in/"), items).Writes(files.Prefix("out/"), items).Deletes(files.Prefix("in/"))
+	}).Reads(files.Keys("in/", ""), items).Writes(files.Keys("out/", ""), items).Deletes(files.Keys("in/", ""))
 
 	env, err := local.Start(context.Background(), a, local.Options{Addr: "127.0.0.1:0"})
 	if err != nil {

@@ -18,28 +18,28 @@ const (
 	Binary AttrType = "B"
 )
 
-// Key is a table key attribute: its name and type.
-type Key struct {
+// KeyAttr is a table key attribute: its name and type.
+type KeyAttr struct {
 	Name string
 	Type AttrType
 }
 
 // PartitionKey declares a table's partition (hash) key.
-func PartitionKey(name string, t AttrType) Key { return Key{Name: name, Type: t} }
+func PartitionKey(name string, t AttrType) KeyAttr { return KeyAttr{Name: name, Type: t} }
 
 // StreamView is what a table's stream records carry.
 type StreamView string
 
 // Stream view types.
 const (
-	KeysOnly        StreamView = "KEYS_ONLY"
-	NewImage        StreamView = "NEW_IMAGE"
-	OldImage        StreamView = "OLD_IMAGE"
-	NewAndOldImages StreamView = "NEW_AND_OLD_IMAGES"
+	ViewKeysOnly        StreamView = "KEYS_ONLY"
+	ViewNewImage        StreamView = "NEW_IMAGE"
+	ViewOldImage        StreamView = "OLD_IMAGE"
+	ViewNewAndOldImages StreamView = "NEW_AND_OLD_IMAGES"
 )
 
 // Resource is something a stage reads or writes: a *Bucket, a bucket prefix
-// (Bucket.Prefix) or a *Table.
+// (Bucket.Keys) or a *Table.
 type Resource interface {
 	access() Access
 }
@@ -103,10 +103,6 @@ func (b *Bucket) IsVersioned() bool { return b.versioned }
 
 func (b *Bucket) access() Access { return Access{Bucket: b} }
 
-// Prefix is the part of the bucket under a key prefix, for Reads, Writes
-// and Deletes.
-func (b *Bucket) Prefix(p string) Resource { return bucketKeys{b: b, prefix: p} }
-
 // Keys is the part of the bucket whose keys start with prefix and end with
 // suffix, for Reads, Writes and Deletes: Keys("incoming/", ".errors.txt")
 // lets a stage triggered by incoming/*.csv write reports next to the
@@ -126,13 +122,13 @@ func (p bucketKeys) access() Access { return Access{Bucket: p.b, Prefix: p.prefi
 // Created is a trigger on objects created in the bucket (every way: Put,
 // Post, Copy, CompleteMultipartUpload), narrowed by options such as
 // triggers.Prefix, triggers.Suffix and triggers.Only.
-func (b *Bucket) Created(opts ...triggers.Option) triggers.ObjectTrigger {
+func (b *Bucket) Created(opts ...triggers.ObjectOption) triggers.ObjectTrigger {
 	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectCreated}, opts...)
 }
 
 // Removed is a trigger on objects removed from the bucket (Delete and
 // DeleteMarkerCreated).
-func (b *Bucket) Removed(opts ...triggers.Option) triggers.ObjectTrigger {
+func (b *Bucket) Removed(opts ...triggers.ObjectOption) triggers.ObjectTrigger {
 	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectRemoved}, opts...)
 }
 
@@ -143,8 +139,8 @@ type Table struct {
 	app       *App
 	name      string
 	existing  bool
-	partition Key
-	sort      *Key
+	partition KeyAttr
+	sort      *KeyAttr
 	view      StreamView
 	streamARN string
 	ttlAttr   string
@@ -155,7 +151,7 @@ type TableOption func(*Table)
 
 // SortKey declares a table's sort (range) key.
 func SortKey(name string, t AttrType) TableOption {
-	return func(tb *Table) { k := Key{Name: name, Type: t}; tb.sort = &k }
+	return func(tb *Table) { k := KeyAttr{Name: name, Type: t}; tb.sort = &k }
 }
 
 // Stream declares the table's stream view type. A table the stack creates
@@ -178,10 +174,10 @@ func (t *Table) Name() string { return t.name }
 func (t *Table) Existing() bool { return t.existing }
 
 // PartitionKey returns the table's partition key.
-func (t *Table) PartitionKey() Key { return t.partition }
+func (t *Table) PartitionKey() KeyAttr { return t.partition }
 
 // SortKey returns the table's sort key, or nil.
-func (t *Table) SortKey() *Key { return t.sort }
+func (t *Table) SortKey() *KeyAttr { return t.sort }
 
 // StreamARN returns the declared stream ARN of an existing table.
 func (t *Table) StreamARN() string { return t.streamARN }
@@ -198,7 +194,7 @@ func (t *Table) StreamView() StreamView {
 	}
 	for _, s := range t.app.stages {
 		if s.stream != nil && s.stream.Table == t.name {
-			return NewAndOldImages
+			return ViewNewAndOldImages
 		}
 	}
 	return ""
@@ -207,8 +203,8 @@ func (t *Table) StreamView() StreamView {
 func (t *Table) access() Access { return Access{Table: t} }
 
 // Changes is a trigger on the table's stream, configured with options such
-// as triggers.Inserts, triggers.BatchSize, triggers.Bisect and triggers.Where.
-func (t *Table) Changes(opts ...triggers.Option) triggers.StreamTrigger {
+// as triggers.Insert, triggers.BatchSize, triggers.Bisect and triggers.Where.
+func (t *Table) Changes(opts ...triggers.StreamOption) triggers.StreamTrigger {
 	return triggers.NewStreamTrigger(t.name, opts...)
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/nanopipe/nanopipe/internal/contract"
 )
 
 // Env is what stages run against: the physical names of the app's
@@ -84,46 +86,46 @@ func (e *Env) logger() *slog.Logger {
 	return defaultLogger()
 }
 
-// EnvFromEnviron builds the Env of a function from the environment
-// contract (see EnvStages), returning the stages it serves. Every resource
+// envFromEnviron builds the Env of a function from the environment
+// contract (package internal/contract), returning the stages it serves. Every resource
 // those stages touch must be named; a missing variable is a deployment
 // error and is reported by name.
-func EnvFromEnviron(app *App, getenv func(string) string, cfg aws.Config) (*Env, []*Stage, error) {
-	if got := getenv(EnvApp); got != "" && got != app.name {
-		return nil, nil, fmt.Errorf("pipeline: %s is %q but this binary declares app %q: the function runs another app's binary; redeploy", EnvApp, got, app.name)
+func envFromEnviron(app *App, getenv func(string) string, cfg aws.Config) (*Env, []*Stage, error) {
+	if got := getenv(contract.App); got != "" && got != app.name {
+		return nil, nil, fmt.Errorf("pipeline: %s is %q but this binary declares app %q: the function runs another app's binary; redeploy", contract.App, got, app.name)
 	}
-	list := getenv(EnvStages)
+	list := getenv(contract.Stages)
 	if list == "" {
-		return nil, nil, fmt.Errorf("pipeline: %s is not set: the function does not say which stages it serves; deploy with the nanopipe cdk construct or set it to stage names of app %q (%s)", EnvStages, app.name, strings.Join(stageNames(app.stages), ", "))
+		return nil, nil, fmt.Errorf("pipeline: %s is not set: the function does not say which stages it serves; deploy with the nanopipe cdk construct or set it to stage names of app %q (%s)", contract.Stages, app.name, strings.Join(stageNames(app.stages), ", "))
 	}
 	var stages []*Stage
 	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
-		s := app.Stage(n)
+		s := app.StageNamed(n)
 		if s == nil {
-			return nil, nil, fmt.Errorf("pipeline: %s names stage %q, which app %q does not declare (it has %s); redeploy after renaming stages", EnvStages, n, app.name, strings.Join(stageNames(app.stages), ", "))
+			return nil, nil, fmt.Errorf("pipeline: %s names stage %q, which app %q does not declare (it has %s); redeploy after renaming stages", contract.Stages, n, app.name, strings.Join(stageNames(app.stages), ", "))
 		}
 		stages = append(stages, s)
 	}
 	env := &Env{Buckets: map[string]string{}, Tables: map[string]string{}, Streams: map[string]string{}, AWS: cfg}
 	var missing []string
-	bs, ts := Resources(stages)
+	bs, ts := resources(stages)
 	for _, b := range bs {
-		if v := getenv(BucketEnvVar(b)); v != "" {
+		if v := getenv(contract.BucketVar(b.name)); v != "" {
 			env.Buckets[b.name] = v
 		} else {
-			missing = append(missing, BucketEnvVar(b))
+			missing = append(missing, contract.BucketVar(b.name))
 		}
 	}
 	for _, t := range ts {
-		if v := getenv(TableEnvVar(t)); v != "" {
+		if v := getenv(contract.TableVar(t.name)); v != "" {
 			env.Tables[t.name] = v
 		} else {
-			missing = append(missing, TableEnvVar(t))
+			missing = append(missing, contract.TableVar(t.name))
 		}
 	}
-	for _, t := range StreamTables(stages) {
-		if v := getenv(StreamEnvVar(t)); v != "" {
+	for _, t := range streamTables(stages) {
+		if v := getenv(contract.StreamVar(t.name)); v != "" {
 			env.Streams[t.name] = v
 		}
 	}

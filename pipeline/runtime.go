@@ -13,7 +13,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/nanopipe/nanopipe/triggers"
+	"github.com/nanopipe/nanopipe/internal/contract"
+	"github.com/nanopipe/nanopipe/internal/s3event"
 )
 
 // Invoke runs the stage on one Lambda payload against env, as the Lambda
@@ -33,11 +34,11 @@ func (s *Stage) Invoke(ctx context.Context, env *Env, payload []byte) ([]byte, e
 	return s.h.invoke(ctx, inv, payload)
 }
 
-// Handler returns the Lambda handler of a function serving the given
+// handler returns the Lambda handler of a function serving the given
 // stages: a payload goes to the one stage whose trigger it comes from (S3
 // records by bucket, event type and key filters; stream batches by the
 // table of their event source ARN).
-func (a *App) Handler(env *Env, stages []*Stage) (lambda.Handler, error) {
+func (a *App) handler(env *Env, stages []*Stage) (lambda.Handler, error) {
 	if len(stages) == 0 {
 		return nil, errors.New("pipeline: a handler needs at least one stage")
 	}
@@ -72,7 +73,7 @@ func (r *router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 				return s.Invoke(ctx, r.env, payload)
 			}
 		}
-		return nil, fmt.Errorf("pipeline: no stage of %s is triggered by stream %s (table %q): the function's %s does not match its event source mappings; redeploy", strings.Join(stageNames(r.stages), ","), p.arn, table, EnvStages)
+		return nil, fmt.Errorf("pipeline: no stage of %s is triggered by stream %s (table %q): the function's %s does not match its event source mappings; redeploy", strings.Join(stageNames(r.stages), ","), p.arn, table, contract.Stages)
 	}
 	return nil, fmt.Errorf("pipeline: payload is neither an S3 notification nor a DynamoDB stream batch (stages %s)", strings.Join(stageNames(r.stages), ","))
 }
@@ -81,7 +82,7 @@ func (r *router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // matches. A record no stage claims is an error, so it is retried and ends
 // at the on-failure destination instead of vanishing.
 func (r *router) routeS3(ctx context.Context, payload []byte) ([]byte, error) {
-	records, err := triggers.SplitS3Event(payload)
+	records, err := s3event.Split(payload)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
@@ -89,7 +90,7 @@ func (r *router) routeS3(ctx context.Context, payload []byte) ([]byte, error) {
 	var order []*Stage
 	var errs []error
 	for i, raw := range records {
-		o, err := triggers.DecodeObjectRecord(raw)
+		o, err := s3event.Decode(raw)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pipeline: S3 event record %d: %w", i, err))
 			continue
@@ -211,7 +212,7 @@ var (
 func defaultLogger() *slog.Logger {
 	loggerOnce.Do(func() {
 		level := slog.LevelInfo
-		switch strings.ToLower(os.Getenv(EnvLogLevel)) {
+		switch strings.ToLower(os.Getenv(contract.LogLevel)) {
 		case "debug":
 			level = slog.LevelDebug
 		case "warn", "warning":
@@ -237,7 +238,7 @@ func (a *App) Main() {
 		fmt.Fprintf(os.Stderr, "nanopipe: app %q is misdeclared:\n%v\n", a.name, err)
 		os.Exit(2)
 	}
-	if os.Getenv(EnvDescribe) != "" {
+	if os.Getenv(contract.Describe) != "" {
 		os.Stdout.Write(a.Describe())
 		os.Exit(0)
 	}
@@ -261,7 +262,7 @@ func (a *App) lambdaHandler(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: load AWS configuration: %w", err)
 	}
-	env, stages, err := EnvFromEnviron(a, os.Getenv, cfg)
+	env, stages, err := envFromEnviron(a, os.Getenv, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -270,5 +271,5 @@ func (a *App) lambdaHandler(ctx context.Context) (lambda.Handler, error) {
 	for _, s := range stages {
 		env.clientsFor(s)
 	}
-	return a.Handler(env, stages)
+	return a.handler(env, stages)
 }

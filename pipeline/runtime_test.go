@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -310,7 +311,7 @@ func TestGroupRouting(t *testing.T) {
 	env := pipelinetest.NewEnv("")
 	env.Buckets = map[string]string{"uploads": "rt-prod-uploads-x1"}
 	env.Tables = map[string]string{"items": "rt-prod-items-x1"}
-	handler, err := a.Handler(env, []*pipeline.Stage{jpg, png, idx})
+	handler, err := plumbing.Handler(a, env, []*pipeline.Stage{jpg, png, idx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +353,7 @@ func TestEnvFromEnviron(t *testing.T) {
 	b := a.Bucket("uploads")
 	tb := a.Table("photo-index", pipeline.PartitionKey("id", pipeline.String))
 	st := pipeline.OnObject(a, "thumbnail", b.Created(), onObj).Writes(tb)
-	vars := pipeline.FunctionEnvironment([]*pipeline.Stage{st},
+	vars := plumbing.FunctionEnvironment([]*pipeline.Stage{st},
 		func(b *pipeline.Bucket) string { return "phys-" + b.Name() },
 		func(t *pipeline.Table) string { return "phys-" + t.Name() },
 		func(t *pipeline.Table) string { return "arn" })
@@ -365,7 +366,7 @@ func TestEnvFromEnviron(t *testing.T) {
 	if fmt.Sprint(vars) != fmt.Sprint(want) {
 		t.Fatalf("FunctionEnvironment = %v, want %v", vars, want)
 	}
-	env, stages, err := pipeline.EnvFromEnviron(a, func(k string) string { return vars[k] }, aws.Config{})
+	env, stages, err := plumbing.EnvFromEnviron(a, func(k string) string { return vars[k] }, aws.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,7 @@ func TestEnvFromEnviron(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := maps(vars)
 			c.edit(m)
-			_, _, err := pipeline.EnvFromEnviron(a, func(k string) string { return m[k] }, aws.Config{})
+			_, _, err := plumbing.EnvFromEnviron(a, func(k string) string { return m[k] }, aws.Config{})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want it to contain %q", err, c.want)
 			}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -108,7 +110,7 @@ func OnS3Event(app *App, name string, t triggers.ObjectTrigger, fn func(context.
 // OnChange declares a stage called once per stream record, in order, with
 // the item images decoded into T:
 //
-//	pipeline.OnChange(app, "index", photos.Changes(triggers.Inserts), func(ctx context.Context, c triggers.Change[Photo]) error { ... })
+//	pipeline.OnChange(app, "index", photos.Changes(triggers.Insert), func(ctx context.Context, c triggers.Change[Photo]) error { ... })
 //
 // When a record fails (error or panic), it and every later record of the
 // batch are reported as batch item failures and are retried; the records
@@ -243,11 +245,11 @@ func (s *Stage) ReservedConcurrency(n int) *Stage {
 	return s
 }
 
-// Env sets an environment variable of the stage's function, for the
+// Setenv sets an environment variable of the stage's function, for the
 // stage's own settings (resource names come from the framework).
-func (s *Stage) Env(key, value string) *Stage {
-	if len(key) >= len(envPrefix) && key[:len(envPrefix)] == envPrefix {
-		s.app.fail(fmt.Errorf("pipeline: stage %q: Env(%q): names starting with %s are the framework's", s.name, key, envPrefix))
+func (s *Stage) Setenv(key, value string) *Stage {
+	if strings.HasPrefix(key, contract.Prefix) {
+		s.app.fail(fmt.Errorf("pipeline: stage %q: Setenv(%q): names starting with %s are the framework's", s.name, key, contract.Prefix))
 	}
 	if s.fn.Environment == nil {
 		s.fn.Environment = map[string]string{}

@@ -25,10 +25,10 @@ func (a *App) checkReferences() []error {
 				errs = append(errs, fmt.Errorf("pipeline: stage %q is triggered by table %q, which app %q does not declare; declare it with app.Table or app.ExistingTable", s.name, s.stream.Table, a.name))
 			case t.existing && t.streamARN == "":
 				errs = append(errs, fmt.Errorf("pipeline: stage %q is triggered by the stream of existing table %q, which has no stream ARN: enable a stream on the table and declare it with pipeline.StreamARN(\"arn:aws:dynamodb:REGION:ACCOUNT:table/%s/stream/LABEL\")", s.name, t.name, t.name))
-			case t.view == KeysOnly && s.itemType != nil:
+			case t.view == ViewKeysOnly && s.itemType != nil:
 				// Typed stages on a KEYS_ONLY stream get no images: Old and New
 				// are always nil, which is rarely what the author meant.
-				errs = append(errs, fmt.Errorf("pipeline: stage %q decodes item images of table %q, whose stream is KEYS_ONLY (no images); declare pipeline.Stream(pipeline.NewAndOldImages) or NewImage on the table, or use OnStreamEvent", s.name, t.name))
+				errs = append(errs, fmt.Errorf("pipeline: stage %q decodes item images of table %q, whose stream is KEYS_ONLY (no images); declare pipeline.Stream(pipeline.ViewNewAndOldImages) or ViewNewImage on the table, or use OnStreamEvent", s.name, t.name))
 			}
 		}
 	}
@@ -235,7 +235,7 @@ func canonicalCycle(names []string) string {
 // tells the stages apart.
 func (a *App) checkGroups() []error {
 	var errs []error
-	for fn, stages := range a.Groups() {
+	for fn, stages := range a.groups() {
 		if len(stages) < 2 {
 			continue
 		}
@@ -250,7 +250,7 @@ func (a *App) checkGroups() []error {
 			}
 			byTable[s.stream.Table] = s.name
 		}
-		if a.Stage(fn) != nil && len(stages) > 0 && stages[0].group != "" {
+		if a.StageNamed(fn) != nil && len(stages) > 0 && stages[0].group != "" {
 			errs = append(errs, fmt.Errorf("pipeline: group %q has the name of a stage; rename the group", fn))
 		}
 	}

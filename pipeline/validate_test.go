@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -57,7 +58,7 @@ func TestValidation(t *testing.T) {
 			name: "S3 loop",
 			declare: func(a *pipeline.App) {
 				b := a.Bucket("uploads")
-				pipeline.OnObject(a, "resize", b.Created(triggers.Prefix("img/")), onObj).Writes(b.Prefix("img/small/"))
+				pipeline.OnObject(a, "resize", b.Created(triggers.Prefix("img/")), onObj).Writes(b.Keys("img/small/", ""))
 			},
 			want: []string{"loop through an S3 trigger", `stage "resize" writes bucket uploads prefix "img/small/", which triggers "resize" (prefix "img/")`, `.AllowLoop("why it ends") on stage "resize"`},
 		},
@@ -67,7 +68,7 @@ func TestValidation(t *testing.T) {
 				b := a.Bucket("uploads")
 				tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 				pipeline.OnObject(a, "ingest", b.Created(), onObj).Writes(tb)
-				pipeline.OnChange(a, "enrich", tb.Changes(), onItem).Writes(b.Prefix("out/"), tb)
+				pipeline.OnChange(a, "enrich", tb.Changes(), onItem).Writes(b.Keys("out/", ""), tb)
 			},
 			want: []string{"loop through a DynamoDB stream trigger", `stage "enrich" writes table items, whose stream triggers "enrich"`, "AWS cannot detect loops through DynamoDB streams"},
 		},
@@ -77,7 +78,7 @@ func TestValidation(t *testing.T) {
 				b := a.Bucket("uploads")
 				tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 				pipeline.OnObject(a, "ingest", b.Created(triggers.Prefix("in/")), onObj).Writes(tb)
-				pipeline.OnChange(a, "export", tb.Changes(), onItem).Writes(b.Prefix("in/exports/"))
+				pipeline.OnChange(a, "export", tb.Changes(), onItem).Writes(b.Keys("in/exports/", ""))
 			},
 			want: []string{`stage "ingest" writes table items, whose stream triggers "export"`, `stage "export" writes bucket uploads prefix "in/exports/", which triggers "ingest"`},
 		},
@@ -94,7 +95,7 @@ func TestValidation(t *testing.T) {
 			name: "deletes where removals trigger",
 			declare: func(a *pipeline.App) {
 				b := a.Bucket("uploads")
-				pipeline.OnObject(a, "purge", b.Removed(triggers.Prefix("in/")), onObj).Deletes(b.Prefix("in/thumbs/"))
+				pipeline.OnObject(a, "purge", b.Removed(triggers.Prefix("in/")), onObj).Deletes(b.Keys("in/thumbs/", ""))
 			},
 			want: []string{`stage "purge" deletes bucket uploads prefix "in/thumbs/", which triggers "purge" (prefix "in/")`},
 		},
@@ -102,7 +103,7 @@ func TestValidation(t *testing.T) {
 			name: "deletes of items whose removals trigger",
 			declare: func(a *pipeline.App) {
 				tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-				pipeline.OnChange(a, "cascade", tb.Changes(triggers.Removes), onItem).Deletes(tb)
+				pipeline.OnChange(a, "cascade", tb.Changes(triggers.Remove), onItem).Deletes(tb)
 			},
 			want: []string{`stage "cascade" deletes table items, whose stream triggers "cascade"`},
 		},
@@ -145,14 +146,6 @@ func TestValidation(t *testing.T) {
 			want: []string{"Memory(64) out of range: Lambda takes 128 to 10240 MB", "Timeout(20m0s) out of range"},
 		},
 		{
-			name: "option of the wrong trigger kind",
-			declare: func(a *pipeline.App) {
-				b := a.Bucket("uploads")
-				pipeline.OnObject(a, "resize", b.Created(triggers.BatchSize(10)), onObj)
-			},
-			want: []string{"option BatchSize applies to DynamoDB stream triggers, not to S3 triggers"},
-		},
-		{
 			name: "stream on existing table without stream ARN",
 			declare: func(a *pipeline.App) {
 				tb := a.ExistingTable("legacy-orders", pipeline.PartitionKey("id", pipeline.String))
@@ -171,8 +164,8 @@ func TestValidation(t *testing.T) {
 			name: "group with two stages on one table",
 			declare: func(a *pipeline.App) {
 				tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-				pipeline.OnChange(a, "one", tb.Changes(triggers.Inserts), onItem).Group("workers")
-				pipeline.OnChange(a, "two", tb.Changes(triggers.Removes), onItem).Group("workers")
+				pipeline.OnChange(a, "one", tb.Changes(triggers.Insert), onItem).Group("workers")
+				pipeline.OnChange(a, "two", tb.Changes(triggers.Remove), onItem).Group("workers")
 			},
 			want: []string{`group "workers" has stages "one" and "two" triggered by the stream of table "items"`},
 		},
@@ -233,25 +226,25 @@ func TestValidDeclarations(t *testing.T) {
 		}},
 		{"write outside the trigger prefix", func(a *pipeline.App) {
 			b := a.Bucket("uploads")
-			pipeline.OnObject(a, "resize", b.Created(triggers.Prefix("in/")), onObj).Writes(b.Prefix("out/"))
+			pipeline.OnObject(a, "resize", b.Created(triggers.Prefix("in/")), onObj).Writes(b.Keys("out/", ""))
 		}},
 		{"reports next to the uploads, outside the trigger's suffix", func(a *pipeline.App) {
 			b := a.Bucket("uploads")
 			pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/"), triggers.Suffix(".csv")), onObj).
-				Reads(b.Prefix("in/")).Writes(b.Keys("in/", ".errors.txt"))
+				Reads(b.Keys("in/", "")).Writes(b.Keys("in/", ".errors.txt"))
 		}},
 		{"a move deletes where it is triggered by creations", func(a *pipeline.App) {
 			b := a.Bucket("uploads")
 			pipeline.OnObject(a, "move", b.Created(triggers.Prefix("in/")), onObj).
-				Reads(b.Prefix("in/")).Writes(b.Prefix("done/")).Deletes(b.Prefix("in/"))
+				Reads(b.Keys("in/", "")).Writes(b.Keys("done/", "")).Deletes(b.Keys("in/", ""))
 		}},
 		{"deleting items a stage of inserts triggers on", func(a *pipeline.App) {
 			tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-			pipeline.OnChange(a, "expire", tb.Changes(triggers.Inserts), onItem).Deletes(tb)
+			pipeline.OnChange(a, "expire", tb.Changes(triggers.Insert), onItem).Deletes(tb)
 		}},
 		{"allowed loop", func(a *pipeline.App) {
 			tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-			pipeline.OnChange(a, "stamp", tb.Changes(triggers.Inserts), onItem).Writes(tb).AllowLoop("it only updates items, and updates are MODIFY records the trigger filters out")
+			pipeline.OnChange(a, "stamp", tb.Changes(triggers.Insert), onItem).Writes(tb).AllowLoop("it only updates items, and updates are MODIFY records the trigger filters out")
 		}},
 		{"existing table with stream ARN", func(a *pipeline.App) {
 			tb := a.ExistingTable("orders", pipeline.PartitionKey("id", pipeline.String),
@@ -306,8 +299,8 @@ func TestGroupConflicts(t *testing.T) {
 			pipeline.OnObject(a, "b", b.Removed(triggers.Retries(0)), onObj).Group("g")
 		}, `stages "a" and "b" declare different Retries, MaxEventAge or OnFailure`},
 		{"variables", func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table) {
-			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Env("MODE", "x")
-			pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Env("MODE", "y")
+			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Setenv("MODE", "x")
+			pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Setenv("MODE", "y")
 		}, `stages "a" and "b" set variable MODE to different values`},
 		{"concurrency", func(a *pipeline.App, b *pipeline.Bucket, tb *pipeline.Table) {
 			pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").ReservedConcurrency(1)
@@ -327,9 +320,9 @@ func TestGroupConflicts(t *testing.T) {
 	a := pipeline.New("g")
 	b := a.Bucket("uploads")
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
-	pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Memory(512).Env("A", "1")
-	pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Timeout(60*time.Second).Env("B", "2")
-	cfg, err := a.FunctionConfig("g")
+	pipeline.OnObject(a, "a", b.Created(), onObj).Group("g").Memory(512).Setenv("A", "1")
+	pipeline.OnChange(a, "b", tb.Changes(), onItem).Group("g").Timeout(60*time.Second).Setenv("B", "2")
+	cfg, err := plumbing.FunctionConfig(a, "g")
 	if err != nil || cfg.MemoryMB != 512 || cfg.Timeout != 60*time.Second || cfg.Environment["A"] != "1" || cfg.Environment["B"] != "2" {
 		t.Errorf("FunctionConfig(g) = %+v, %v", cfg, err)
 	}

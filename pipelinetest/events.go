@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -51,7 +52,7 @@ func Removed(b *pipeline.Bucket, key string) ObjectRecord {
 }
 
 func objectRecord(b *pipeline.Bucket, event, key string, size int64, etag string) ObjectRecord {
-	obj := map[string]any{"key": triggers.EncodeKey(key), "sequencer": fmt.Sprintf("%016X", next())}
+	obj := map[string]any{"key": s3event.EncodeKey(key), "sequencer": fmt.Sprintf("%016X", next())}
 	if event[:len("ObjectCreated")] == "ObjectCreated" {
 		obj["size"] = size
 		obj["eTag"] = etag
@@ -134,7 +135,7 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 		img = old
 	}
 	keys := map[string]types.AttributeValue{}
-	for _, k := range []*pipeline.Key{ptr(t.PartitionKey()), t.SortKey()} {
+	for _, k := range []*pipeline.KeyAttr{ptr(t.PartitionKey()), t.SortKey()} {
 		if k == nil {
 			continue
 		}
@@ -146,7 +147,7 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 	}
 	view := t.StreamView()
 	if view == "" {
-		view = pipeline.NewAndOldImages
+		view = pipeline.ViewNewAndOldImages
 	}
 	n := next()
 	ddb := map[string]any{
@@ -156,10 +157,10 @@ func streamRecord(t *pipeline.Table, kind triggers.Kind, old, new map[string]typ
 		"SizeBytes":                   64,
 		"StreamViewType":              string(view),
 	}
-	if new != nil && (view == pipeline.NewImage || view == pipeline.NewAndOldImages) {
+	if new != nil && (view == pipeline.ViewNewImage || view == pipeline.ViewNewAndOldImages) {
 		ddb["NewImage"] = avMap(new)
 	}
-	if old != nil && (view == pipeline.OldImage || view == pipeline.NewAndOldImages) {
+	if old != nil && (view == pipeline.ViewOldImage || view == pipeline.ViewNewAndOldImages) {
 		ddb["OldImage"] = avMap(old)
 	}
 	return StreamRecord{

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nanopipe/nanopipe/pipeline"
-	"github.com/nanopipe/nanopipe/triggers"
 )
 
 // Result is what a stage returned for one invocation.
@@ -67,7 +67,7 @@ func Invoke(ctx context.Context, s *pipeline.Stage, env *pipeline.Env, payload [
 	resp, err := s.Invoke(ctx, env, payload)
 	r := Result{Err: err, Response: resp}
 	if s.StreamTrigger() != nil && err == nil {
-		var br triggers.BatchResponse
+		var br events.DynamoDBTimeWindowEventResponse
 		if jerr := json.Unmarshal(resp, &br); jerr == nil {
 			for _, f := range br.BatchItemFailures {
 				r.Failed = append(r.Failed, f.ItemIdentifier)

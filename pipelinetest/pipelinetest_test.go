@@ -69,7 +69,7 @@ func TestEventsReadAsLambdaEvents(t *testing.T) {
 
 func TestStreamViewOfTheTable(t *testing.T) {
 	app := pipeline.New("t")
-	tb := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.Stream(pipeline.KeysOnly))
+	tb := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.Stream(pipeline.ViewKeysOnly))
 	var ddb events.DynamoDBEvent
 	json.Unmarshal(pipelinetest.StreamEvent(pipelinetest.Insert(tb, photo{Album: "a"})), &ddb)
 	if c := ddb.Records[0].Change; c.NewImage != nil || c.StreamViewType != "KEYS_ONLY" || c.Keys["album"].String() != "a" {
@@ -82,7 +82,7 @@ func TestStreamViewOfTheTable(t *testing.T) {
 func ExampleInvoke() {
 	app := pipeline.New("albums")
 	photos := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
-	tag := pipeline.OnChange(app, "tag", photos.Changes(triggers.Modifies),
+	tag := pipeline.OnChange(app, "tag", photos.Changes(triggers.Modify),
 		func(ctx context.Context, c triggers.Change[photo]) error {
 			fmt.Println(c.Kind, c.Old.Tags, "->", c.New.Tags)
 			if len(c.New.Tags) > 2 {

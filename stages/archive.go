@@ -52,20 +52,20 @@ func ExpiredOnly() ArchiveOption { return func(c *archiveConfig) { c.expiredOnly
 // where TABLE is the table's declared name, the date is the removal's
 // (UTC), KEY the item's key values (URL-escaped, joined by ",") and
 // SEQUENCE the record's sequence number. The trigger should take removals
-// only (triggers.Removes); other records are acknowledged and ignored.
+// only (triggers.Remove); other records are acknowledged and ignored.
 //
 // The object name depends only on the record, so a redelivered record
 // rewrites the same object: archiving is idempotent. The table's stream
 // must carry old images (the default NEW_AND_OLD_IMAGES does). It
-// declares writing dst.Prefix(prefix).
-func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipeline.Bucket, prefix string, opts ...ArchiveOption) *pipeline.Stage {
-	defer refused(app)
+// declares writing dst.Keys(prefix, "").
+func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipeline.Bucket, prefix string, opts ...ArchiveOption) (s *pipeline.Stage) {
+	defer refusedStream(app, name, t, &s)
 	if app == nil {
 		declError(name, "the app is nil")
 	}
 	ownBucket(app, name, dst, "the archive bucket")
 	if len(t.Kinds) > 0 && !slices.Contains(t.Kinds, triggers.Remove) {
-		declError(name, "Archive keeps removed items, but its trigger takes only %v; add triggers.Removes", t.Kinds)
+		declError(name, "Archive keeps removed items, but its trigger takes only %v; add triggers.Remove", t.Kinds)
 	}
 	table := app.TableNamed(t.Table)
 	if table == nil {
@@ -73,8 +73,8 @@ func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipe
 	}
 	{
 		switch table.StreamView() {
-		case pipeline.NewImage, pipeline.KeysOnly:
-			declError(name, "table %s has a %s stream, without the old images Archive keeps; declare pipeline.Stream(pipeline.NewAndOldImages) or OldImage", table.Name(), table.StreamView())
+		case pipeline.ViewNewImage, pipeline.ViewKeysOnly:
+			declError(name, "table %s has a %s stream, without the old images Archive keeps; declare pipeline.Stream(pipeline.ViewNewAndOldImages) or ViewOldImage", table.Name(), table.StreamView())
 		}
 	}
 	var cfg archiveConfig
@@ -85,7 +85,7 @@ func Archive(app *pipeline.App, name string, t triggers.StreamTrigger, dst *pipe
 		o(&cfg)
 	}
 	a := &archiver{table: table, dst: dst, prefix: prefix, cfg: cfg}
-	return pipeline.OnChange(app, name, t, a.run).Writes(dst.Prefix(prefix))
+	return pipeline.OnChange(app, name, t, a.run).Writes(dst.Keys(prefix, ""))
 }
 
 // rawImage skips decoding: Archive copies the images as the stream

@@ -60,7 +60,7 @@ func DeleteItems[T any](table *pipeline.Table, partition func(old T) any) Target
 // them 1,000 at a time. under returning "" removes nothing (never the
 // whole prefix).
 //
-// It declares reading (listing) and deleting b.Prefix(prefix).
+// It declares reading (listing) and deleting b.Keys(prefix, "").
 func DeleteObjects[T any](b *pipeline.Bucket, prefix string, under func(old T) string) Target[T] {
 	return Target[T]{
 		check: func(app *pipeline.App, stage string) {
@@ -69,7 +69,7 @@ func DeleteObjects[T any](b *pipeline.Bucket, prefix string, under func(old T) s
 				declError(stage, "DeleteObjects(%s, %q, nil): pass the function giving the key prefix under %q to remove", b.Name(), prefix, prefix)
 			}
 		},
-		declare: func(s *pipeline.Stage) { s.Reads(b.Prefix(prefix)).Deletes(b.Prefix(prefix)) },
+		declare: func(s *pipeline.Stage) { s.Reads(b.Keys(prefix, "")).Deletes(b.Keys(prefix, "")) },
 		run: func(ctx context.Context, old T) error {
 			u := under(old)
 			if u == "" {
@@ -84,7 +84,7 @@ func DeleteObjects[T any](b *pipeline.Bucket, prefix string, under func(old T) s
 // its trigger watches, removes what belongs to it: items of other tables,
 // objects under a prefix. The trigger should take removals only:
 //
-//	stages.Cascade(app, "forget-album", albums.Changes(triggers.Removes),
+//	stages.Cascade(app, "forget-album", albums.Changes(triggers.Remove),
 //		stages.DeleteItems(photos, func(a Album) any { return a.Name }),
 //		stages.DeleteObjects(uploads, "thumbs/", func(a Album) string { return a.Name + "/" }))
 //
@@ -97,8 +97,8 @@ func DeleteObjects[T any](b *pipeline.Bucket, prefix string, under func(old T) s
 // are) and finishes the job. A cascade over very many items or objects
 // that cannot finish before the function's timeout fails the record and
 // goes on where it left off at the retry: what was removed stays removed.
-func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, targets ...Target[T]) *pipeline.Stage {
-	defer refused(app)
+func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, targets ...Target[T]) (s *pipeline.Stage) {
+	defer refusedStream(app, name, t, &s)
 	if app == nil {
 		declError(name, "the app is nil")
 	}
@@ -106,18 +106,18 @@ func Cascade[T any](app *pipeline.App, name string, t triggers.StreamTrigger, ta
 		declError(name, "Cascade without targets; pass stages.DeleteItems or stages.DeleteObjects")
 	}
 	if len(t.Kinds) > 0 && !slices.Contains(t.Kinds, triggers.Remove) {
-		declError(name, "Cascade acts on removals, but its trigger takes only %v; add triggers.Removes", t.Kinds)
+		declError(name, "Cascade acts on removals, but its trigger takes only %v; add triggers.Remove", t.Kinds)
 	}
 	if tb := app.TableNamed(t.Table); tb != nil {
 		switch tb.StreamView() {
-		case pipeline.NewImage, pipeline.KeysOnly:
-			declError(name, "table %s has a %s stream, without the old images Cascade needs; declare pipeline.Stream(pipeline.NewAndOldImages) or OldImage", tb.Name(), tb.StreamView())
+		case pipeline.ViewNewImage, pipeline.ViewKeysOnly:
+			declError(name, "table %s has a %s stream, without the old images Cascade needs; declare pipeline.Stream(pipeline.ViewNewAndOldImages) or ViewOldImage", tb.Name(), tb.StreamView())
 		}
 	}
 	for _, tg := range targets {
 		tg.check(app, name)
 	}
-	s := pipeline.OnChange(app, name, t, func(ctx context.Context, c triggers.Change[T]) error {
+	s = pipeline.OnChange(app, name, t, func(ctx context.Context, c triggers.Change[T]) error {
 		if c.Kind != triggers.Remove {
 			return nil
 		}

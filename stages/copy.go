@@ -41,19 +41,19 @@ func Rename(rename func(key string) string) CopyOption {
 // Copy declares a stage that copies every object its trigger fires on to
 // bucket dst under prefix (server-side, metadata and content type kept).
 // It declares reading the keys its trigger matches and writing
-// dst.Prefix(prefix).
+// dst.Keys(prefix, "").
 //
 // Each event copies the version it is about (the copy is conditional on
 // the event's ETag): when the object was replaced or removed since, the
 // event is skipped, because the newer version's own event copies it. A
 // redelivered event copies again, to the same key: the result is the same.
 // Objects over 5 GiB are copied in parts of 512 MiB, 8 at a time.
-func Copy(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipeline.Bucket, prefix string, opts ...CopyOption) *pipeline.Stage {
-	defer refused(app)
+func Copy(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipeline.Bucket, prefix string, opts ...CopyOption) (s *pipeline.Stage) {
+	defer refusedObject(app, name, t, &s)
 	c := newCopier(app, name, t, dst, prefix, false, opts)
 	return pipeline.OnObject(app, name, t, c.run).
 		Reads(c.src.Keys(t.Prefix, t.Suffix)).
-		Writes(dst.Prefix(prefix))
+		Writes(dst.Keys(prefix, ""))
 }
 
 // Move declares a stage that moves every object its trigger fires on to
@@ -65,12 +65,12 @@ func Copy(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipelin
 // succeeds. The removal is conditional on the ETag of the version moved,
 // so an object replaced between the copy and the removal is kept for its
 // own event to move.
-func Move(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipeline.Bucket, prefix string, opts ...CopyOption) *pipeline.Stage {
-	defer refused(app)
+func Move(app *pipeline.App, name string, t triggers.ObjectTrigger, dst *pipeline.Bucket, prefix string, opts ...CopyOption) (s *pipeline.Stage) {
+	defer refusedObject(app, name, t, &s)
 	c := newCopier(app, name, t, dst, prefix, true, opts)
 	return pipeline.OnObject(app, name, t, c.run).
 		Reads(c.src.Keys(t.Prefix, t.Suffix)).
-		Writes(dst.Prefix(prefix)).
+		Writes(dst.Keys(prefix, "")).
 		Deletes(c.src.Keys(t.Prefix, t.Suffix))
 }
 

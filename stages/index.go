@@ -55,8 +55,8 @@ type IndexedObject struct {
 //
 // It declares reading the keys its trigger matches (creations only) and
 // writing the table.
-func Index(app *pipeline.App, name string, t triggers.ObjectTrigger, table *pipeline.Table) *pipeline.Stage {
-	defer refused(app)
+func Index(app *pipeline.App, name string, t triggers.ObjectTrigger, table *pipeline.Table) (s *pipeline.Stage) {
+	defer refusedObject(app, name, t, &s)
 	src := sourceBucket(app, name, t)
 	ownTable(app, name, table, "the index table")
 	created, removed := createdOnly(t), removedOnly(t)

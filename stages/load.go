@@ -228,8 +228,8 @@ type ResumePoint struct {
 // records where it stopped in the report and fails, so Lambda's retry of
 // the event resumes there instead of starting over. See the package
 // documentation for sizing.
-func Load[T any](app *pipeline.App, name string, t triggers.ObjectTrigger, table *pipeline.Table, opts ...LoadOption) *pipeline.Stage {
-	defer refused(app)
+func Load[T any](app *pipeline.App, name string, t triggers.ObjectTrigger, table *pipeline.Table, opts ...LoadOption) (s *pipeline.Stage) {
+	defer refusedObject(app, name, t, &s)
 	src := sourceBucket(app, name, t)
 	ownTable(app, name, table, "the table to load")
 	if !createdOnly(t) {
@@ -276,7 +276,7 @@ type loader[T any] struct {
 	src          *pipeline.Bucket
 	trigger      triggers.ObjectTrigger
 	table        *pipeline.Table
-	keys         []pipeline.Key
+	keys         []pipeline.KeyAttr
 	cfg          loadConfig
 	rt           *rowType
 	reportBucket *pipeline.Bucket

@@ -193,7 +193,7 @@ func TestLoadSkipsStaleEvents(t *testing.T) {
 	app, in, people := loadApp(t)
 	e := start(t, app)
 	h := pipelinetest.New(t, app, e.Endpoint())
-	stage := app.Stage("load")
+	stage := app.StageNamed("load")
 
 	old := []byte("id,name,age\nold,Old,1\n")
 	res := h.Invoke(stage, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/gone.csv", old)))

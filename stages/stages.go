@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,11 +13,9 @@ import (
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
-// declError reports a misdeclared ready-made stage the way pipeline's own
-// declarations do: by panicking at the line of the declaration, with a
-// message naming the stage and the fix. When the app collects errors the
-// exported constructor recovers it (see refused) and the app's Validate
-// returns it instead.
+// declError stops the declaration of a misdeclared ready-made stage with
+// a message naming the stage and the fix. The exported constructor's
+// deferred refusedObject or refusedStream reports it through the app.
 func declError(stage, format string, args ...any) {
 	panic(declPanic{fmt.Errorf("stages: stage %q: %s", stage, fmt.Sprintf(format, args...))})
 }
@@ -26,19 +25,42 @@ type declPanic struct{ err error }
 func (d declPanic) Error() string { return d.err.Error() }
 func (d declPanic) Unwrap() error { return d.err }
 
-// refused, deferred by every exported constructor, hands a declaration
-// error to an app that collects errors; the constructor then returns nil.
-// Any other panic, or one for an app that does not collect errors, goes on.
-func refused(app *pipeline.App) {
-	r := recover()
+// refusedObject, deferred by every constructor of an S3 stage, reports a
+// declaration error the way pipeline's own declarations do, through
+// App.Report: it panics with the error, unless the app collects errors
+// (pipeline.CollectErrors), in which case Validate returns it and the
+// constructor still returns a usable stage, so chained calls such as
+// .Timeout(...) work. That stage is the one declared so far, or a stand-in
+// on the same trigger whose every invocation fails with the declaration
+// error (an app that collects errors does not validate, so it never
+// deploys). Any other panic goes on.
+func refusedObject(app *pipeline.App, name string, t triggers.ObjectTrigger, s **pipeline.Stage) {
+	refused(app, name, s, recover(), func(err error) *pipeline.Stage {
+		return pipeline.OnObject(app, name, t, func(context.Context, triggers.Object) error { return err })
+	})
+}
+
+// refusedStream is refusedObject for the constructors of stream stages.
+func refusedStream(app *pipeline.App, name string, t triggers.StreamTrigger, s **pipeline.Stage) {
+	refused(app, name, s, recover(), func(err error) *pipeline.Stage {
+		return pipeline.OnChanges(app, name, t, func(context.Context, *triggers.Batch[map[string]any]) error { return err })
+	})
+}
+
+func refused(app *pipeline.App, name string, s **pipeline.Stage, r any, standIn func(error) *pipeline.Stage) {
 	if r == nil {
 		return
 	}
-	if d, ok := r.(declPanic); ok && app != nil && app.CollectsErrors() {
-		app.Report(d.err)
-		return
+	d, ok := r.(declPanic)
+	if !ok || app == nil {
+		panic(r)
 	}
-	panic(r)
+	app.Report(d.err)
+	if *s == nil {
+		if *s = app.StageNamed(name); *s == nil {
+			*s = standIn(d.err)
+		}
+	}
 }
 
 // sourceBucket resolves the bucket an S3 trigger fires on. The trigger
@@ -142,7 +164,7 @@ func conditionalCheckFailed(err error) bool {
 
 // keyString renders an item's key attributes as a stable string, for
 // deduplication and object names.
-func keyString(item map[string]types.AttributeValue, keys []pipeline.Key) string {
+func keyString(item map[string]types.AttributeValue, keys []pipeline.KeyAttr) string {
 	var b strings.Builder
 	for i, k := range keys {
 		if i > 0 {
@@ -161,8 +183,8 @@ func keyString(item map[string]types.AttributeValue, keys []pipeline.Key) string
 }
 
 // tableKeys lists a table's key attributes, partition key first.
-func tableKeys(t *pipeline.Table) []pipeline.Key {
-	keys := []pipeline.Key{t.PartitionKey()}
+func tableKeys(t *pipeline.Table) []pipeline.KeyAttr {
+	keys := []pipeline.KeyAttr{t.PartitionKey()}
 	if sk := t.SortKey(); sk != nil {
 		keys = append(keys, *sk)
 	}
@@ -171,7 +193,7 @@ func tableKeys(t *pipeline.Table) []pipeline.Key {
 
 // checkKey reports what is wrong with the key attributes of an item about
 // to be written to t, in the words DynamoDB would use, or nil.
-func checkKey(item map[string]types.AttributeValue, keys []pipeline.Key, table string) error {
+func checkKey(item map[string]types.AttributeValue, keys []pipeline.KeyAttr, table string) error {
 	for _, k := range keys {
 		v, ok := item[k.Name]
 		if !ok {

@@ -1,11 +1,13 @@
 package stages_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -138,7 +140,7 @@ func TestCascade(t *testing.T) {
 	files := app.Bucket("cc-files")
 	albums := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
 	photos := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
-	forget := stages.Cascade(app, "forget", albums.Changes(triggers.Removes),
+	forget := stages.Cascade(app, "forget", albums.Changes(triggers.Remove),
 		stages.DeleteItems(photos, func(a Album) any { return a.Name }),
 		stages.DeleteObjects(files, "thumbs/", func(a Album) string { return a.Name + "/" }))
 	e := start(t, app)
@@ -196,7 +198,7 @@ func TestArchive(t *testing.T) {
 	app := pipeline.New("archive")
 	vault := app.Bucket("ar-vault")
 	sessions := app.Table("sessions", pipeline.PartitionKey("id", pipeline.String), pipeline.TimeToLive("expires"))
-	arch := stages.Archive(app, "archive", sessions.Changes(triggers.Removes), vault, "removed/")
+	arch := stages.Archive(app, "archive", sessions.Changes(triggers.Remove), vault, "removed/")
 	e := start(t, app)
 	ddb := e.DynamoDBClient()
 	ddb.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: ptr("sessions"), Item: map[string]types.AttributeValue{
@@ -241,15 +243,15 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 	}{
 		{"cascade on inserts", func(app *pipeline.App) {
 			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
-			stages.Cascade(app, "c", tb.Changes(triggers.Inserts), stages.DeleteItems(tb, func(a Album) any { return a.Name }))
-		}, "add triggers.Removes"},
+			stages.Cascade(app, "c", tb.Changes(triggers.Insert), stages.DeleteItems(tb, func(a Album) any { return a.Name }))
+		}, "add triggers.Remove"},
 		{"cascade without targets", func(app *pipeline.App) {
 			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String))
-			stages.Cascade[Album](app, "c", tb.Changes(triggers.Removes))
+			stages.Cascade[Album](app, "c", tb.Changes(triggers.Remove))
 		}, "without targets"},
 		{"archive without old images", func(app *pipeline.App) {
-			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String), pipeline.Stream(pipeline.NewImage))
-			stages.Archive(app, "c", tb.Changes(triggers.Removes), app.Bucket("arch-b"), "x/")
+			tb := app.Table("albums", pipeline.PartitionKey("name", pipeline.String), pipeline.Stream(pipeline.ViewNewImage))
+			stages.Archive(app, "c", tb.Changes(triggers.Remove), app.Bucket("arch-b"), "x/")
 		}, "without the old images"},
 		{"index both ways", func(app *pipeline.App) {
 			b := app.Bucket("ix-b")
@@ -275,17 +277,48 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 }
 
 // TestMisdeclarationCollected: for an app that collects errors, a refused
-// ready-made stage is reported by Validate instead of panicking.
+// ready-made stage is reported by Validate instead of panicking, and the
+// constructor still returns a stage the documented chained calls work on.
 func TestMisdeclarationCollected(t *testing.T) {
 	app := pipeline.New("collect", pipeline.CollectErrors())
 	other := pipeline.New("other")
 	in := app.Bucket("collect-in")
 	foreign := other.Table("foreign", pipeline.PartitionKey("id", pipeline.String))
-	if st := stages.Index(app, "index", in.Created(), foreign); st != nil {
-		t.Fatalf("Index with another app's table returned a stage")
+	people := app.Table("people", pipeline.PartitionKey("id", pipeline.String))
+	type person struct {
+		ID string `dynamodbav:"id"`
+	}
+
+	index := stages.Index(app, "index", in.Created(), foreign).Timeout(time.Minute)
+	load := stages.Load[person](app, "load", in.Removed(), people).Timeout(time.Minute).Memory(512)
+	cascade := stages.Cascade[person](app, "cascade", people.Changes(triggers.Insert)).Timeout(time.Minute)
+	for _, st := range []*pipeline.Stage{index, load, cascade} {
+		if st == nil || st.Function().Timeout != time.Minute {
+			t.Fatalf("stage %v: the chained Timeout did not apply", st)
+		}
+		if app.StageNamed(st.Name()) != st {
+			t.Errorf("stage %q is not the app's", st.Name())
+		}
 	}
 	err := app.Validate()
-	if err == nil || !strings.Contains(err.Error(), `stages: stage "index"`) {
-		t.Fatalf("Validate() = %v, want the refused stage's error", err)
+	if err == nil {
+		t.Fatal("Validate() = nil, want the refused stages' errors")
+	}
+	for _, want := range []string{
+		`stages: stage "index": the index table "foreign" is not a table of app`,
+		`stages: stage "load": Load needs an ObjectCreated trigger`,
+		`stages: stage "cascade": Cascade without targets`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v\nwant it to contain %q", err, want)
+		}
+	}
+
+	// A stand-in stage fails every invocation with the declaration error
+	// rather than doing something half-declared.
+	res := pipelinetest.Invoke(context.Background(), load, pipelinetest.NewEnv("http://127.0.0.1:9"),
+		pipelinetest.S3Event(pipelinetest.Removed(in, "x.csv")))
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "Load needs an ObjectCreated trigger") {
+		t.Errorf("invoking the refused stage: %v, want its declaration error", res.Err)
 	}
 }

@@ -20,19 +20,6 @@ type Batch[T any] struct {
 	err    error
 }
 
-// NewBatch wraps decoded changes into a batch, as the runtime hands them to
-// a batch stage.
-func NewBatch[T any](changes []Change[T], w *Window) *Batch[T] {
-	b := &Batch[T]{Changes: changes, Window: w}
-	if w != nil {
-		b.State = map[string]string{}
-		for k, v := range w.State {
-			b.State[k] = v
-		}
-	}
-	return b
-}
-
 // Fail marks change i as failed with err. Lambda retries from the earliest
 // failed record: it and every record after it are reported, so a later
 // record is never acknowledged before an earlier one of the same shard.

@@ -1,11 +1,8 @@
 package triggers
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -55,20 +52,8 @@ type Change[T any] struct {
 	raw []byte
 }
 
-// Record decodes the change as aws-lambda-go's event type, for the rare
-// stage that needs a field nanopipe does not surface. It returns an error
-// for a Change that was not decoded from a stream payload.
-func (c Change[T]) Record() (events.DynamoDBEventRecord, error) {
-	var r events.DynamoDBEventRecord
-	if c.raw == nil {
-		return r, fmt.Errorf("triggers: change %s has no raw record (it was not decoded from a stream payload)", c.EventID)
-	}
-	if err := json.Unmarshal(c.raw, &r); err != nil {
-		return r, fmt.Errorf("triggers: decode raw record %s: %w", c.EventID, err)
-	}
-	return r, nil
-}
-
-// RawRecord returns the record's JSON exactly as Lambda delivered it, or nil
-// for a Change that was not decoded from a stream payload.
+// RawRecord returns the record's JSON exactly as Lambda delivered it, for
+// the rare stage that needs a field Change does not carry: unmarshal it
+// into aws-lambda-go's events.DynamoDBEventRecord. It is nil for a Change
+// that was not decoded from a stream payload.
 func (c Change[T]) RawRecord() []byte { return c.raw }

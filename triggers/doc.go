@@ -8,8 +8,8 @@
 // removed, or specific sub-events with Only; Prefix and Suffix filters)
 // with Lambda's asynchronous-invoke options (Retries 0-2, MaxEventAge,
 // OnFailure). A StreamTrigger binds a stage to a table's stream with every
-// option of an event source mapping: kinds of change (Inserts, Modifies,
-// Removes), BatchSize, BatchingWindow, StartAt, Retries, Bisect,
+// option of an event source mapping: kinds of change (Insert, Modify,
+// Remove), BatchSize, BatchingWindow, StartAt, Retries, Bisect,
 // MaxRecordAge, Parallelization, TumblingWindow, OnFailure and filters.
 // Bucket and table handles of package pipeline build them; every value is
 // checked against Lambda's documented limits when the option is applied.

@@ -7,17 +7,17 @@ import (
 )
 
 // Filters compile to the Lambda FilterCriteria of the event source mapping,
-// and Match evaluates the same patterns locally. A numeric comparison is
-// refused: DynamoDB stream records carry numbers as strings, and AWS
-// documents that Lambda's numeric operators do not work on them.
+// and Matches evaluates the same patterns locally. A condition Lambda would
+// never match is refused: its exists operator only sees a value under its
+// type letter, so Exists needs the type declared with As.
 func ExampleWhere() {
-	t := triggers.NewStreamTrigger("photos", triggers.Inserts,
-		triggers.Where(triggers.NewImage("status").Equals("ready"), triggers.NewImage("size").Above(1024)))
+	t := triggers.NewStreamTrigger("photos", triggers.Insert,
+		triggers.Where(triggers.NewImage("status").Equals("ready"), triggers.NewImage("size").Exists()))
 	if _, err := t.Patterns(); err != nil {
 		fmt.Println(t.Err())
 	}
 
-	t = triggers.NewStreamTrigger("photos", triggers.Inserts,
+	t = triggers.NewStreamTrigger("photos", triggers.Insert,
 		triggers.Where(triggers.NewImage("status").Equals("ready"), triggers.NewImage("size").As(triggers.TypeNumber).Exists()),
 		triggers.Where(triggers.NewImage("size").IsNumber(1024)))
 	patterns, err := t.Patterns()
@@ -31,10 +31,10 @@ func ExampleWhere() {
 
 	record := []byte(`{"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": "p1"}},
 		"NewImage": {"id": {"S": "p1"}, "status": {"S": "ready"}, "size": {"N": "2048"}}}}`)
-	ok, err := t.Match(record)
+	ok, err := t.Matches(record)
 	fmt.Println(ok, err)
 	// Output:
-	// Where: NewImage "size" Above(1024): Lambda cannot compare DynamoDB numbers: stream records carry N values as JSON strings and AWS documents that DynamoDB event filtering does not support numeric operators, so this filter would match no record and Lambda would drop them all; match exact values with IsNumber, or test the range in the stage
+	// Where: NewImage "size" Exists(): Lambda's exists operator only sees leaf values, and a DynamoDB attribute's value sits under its type letter ({"S": "..."}), so declare the type: NewImage("size").As(triggers.TypeString).Exists()
 	// {"dynamodb":{"NewImage":{"size":{"N":[{"exists":true}]},"status":{"S":["ready"]}}},"eventName":["INSERT"]}
 	// {"dynamodb":{"NewImage":{"size":{"N":["1024"]}}},"eventName":["INSERT"]}
 	// true <nil>

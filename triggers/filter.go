@@ -4,7 +4,7 @@ package triggers
 // event source mapping, so records that match no filter never invoke the
 // stage: Lambda drops them from the batch for good (the stream iterator
 // moves past them). The same compiled patterns are evaluated locally by
-// StreamTrigger.Match, so a stage behaves the same on a developer machine
+// StreamTrigger.Matches, so a stage behaves the same on a developer machine
 // as in AWS.
 //
 // What AWS documents, and how it shaped this file:
@@ -21,8 +21,8 @@ package triggers
 //     (numeric equals and numeric range)": stream records carry N values as
 //     JSON strings, and numeric rules only match JSON numbers. A numeric
 //     pattern would therefore match nothing and Lambda would drop every
-//     record. Where refuses Above, AtLeast, Below, AtMost and Between for
-//     that reason, and IsNumber compiles to an exact string match instead.
+//     record. Conditions offer no numeric comparisons for that reason, and
+//     IsNumber compiles to an exact string match instead.
 //   - The exists operator only sees leaf nodes. A DynamoDB attribute is an
 //     object such as {"S": "x"}, never a leaf, so Exists and Missing must
 //     name the type letter: {"status": {"S": [{"exists": true}]}}. Hence
@@ -133,11 +133,6 @@ const (
 	opExists
 	opMissing
 	opIsNumber
-	opAbove
-	opAtLeast
-	opBelow
-	opAtMost
-	opBetween
 	opTrue
 	opFalse
 	opNull
@@ -196,27 +191,6 @@ func (a Attr) Missing() Condition { return a.cond(opMissing, nil) }
 // leading and trailing zeroes trimmed): IsNumber(1024) is {"N": ["1024"]}.
 func (a Attr) IsNumber(n float64) Condition { return a.cond(opIsNumber, nil, n) }
 
-// Above would hold when the attribute is a number greater than n. Where
-// refuses it: Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) Above(n float64) Condition { return a.cond(opAbove, nil, n) }
-
-// AtLeast would hold when the attribute is a number >= n. Where refuses it:
-// Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) AtLeast(n float64) Condition { return a.cond(opAtLeast, nil, n) }
-
-// Below would hold when the attribute is a number less than n. Where
-// refuses it: Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) Below(n float64) Condition { return a.cond(opBelow, nil, n) }
-
-// AtMost would hold when the attribute is a number <= n. Where refuses it:
-// Lambda cannot compare DynamoDB numbers (see IsNumber).
-func (a Attr) AtMost(n float64) Condition { return a.cond(opAtMost, nil, n) }
-
-// Between would hold when the attribute is a number with lo <= x <= hi,
-// both bounds included. Where refuses it: Lambda cannot compare DynamoDB
-// numbers (see IsNumber).
-func (a Attr) Between(lo, hi float64) Condition { return a.cond(opBetween, nil, lo, hi) }
-
 // IsTrue holds when the attribute is the boolean true: {"BOOL": [true]}.
 func (a Attr) IsTrue() Condition { return a.cond(opTrue, nil) }
 
@@ -236,7 +210,7 @@ func (c Condition) Type() string {
 	switch c.op {
 	case opEquals, opOneOf, opPrefix, opSuffix, opEqualsIgnoreCase, opNoneOf:
 		return TypeString
-	case opIsNumber, opAbove, opAtLeast, opBelow, opAtMost, opBetween:
+	case opIsNumber:
 		return TypeNumber
 	case opTrue, opFalse:
 		return TypeBool
@@ -280,16 +254,6 @@ func (c Condition) String() string {
 		return "Missing()"
 	case opIsNumber:
 		return "IsNumber(" + num(0) + ")"
-	case opAbove:
-		return "Above(" + num(0) + ")"
-	case opAtLeast:
-		return "AtLeast(" + num(0) + ")"
-	case opBelow:
-		return "Below(" + num(0) + ")"
-	case opAtMost:
-		return "AtMost(" + num(0) + ")"
-	case opBetween:
-		return "Between(" + num(0) + ", " + num(1) + ")"
 	case opTrue:
 		return "IsTrue()"
 	case opFalse:
@@ -343,15 +307,16 @@ func (e whereError) Unwrap() error { return e.err }
 // Where adds one filter to a stream trigger: a record passes when all the
 // conditions hold. Several Where options are OR-ed, up to MaxFilters:
 //
-//	Changes(Inserts, Where(NewImage("status").Equals("ready")),
+//	Changes(Insert, Where(NewImage("status").Equals("ready")),
 //		Where(NewImage("priority").IsTrue()))
 //
 // Filters run in Lambda before the function is invoked; a record that
 // matches no filter is dropped, never retried and never sent to the
-// on-failure destination. A condition Lambda cannot express (see Above) is
-// refused with an error on the trigger, and the filter is left out.
-func Where(conds ...Condition) Option {
-	return option{name: "Where", stream: func(t *StreamTrigger) error {
+// on-failure destination. A condition Lambda would never match (a
+// malformed one, or Exists without As) is refused with an error on the
+// trigger, and the filter is left out.
+func Where(conds ...Condition) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		f := Filter{conds: make([]Condition, len(conds))}
 		for i, c := range conds {
 			f.conds[i] = c.Attr().cond(c.op, c.strs, c.nums...)
@@ -361,7 +326,7 @@ func Where(conds ...Condition) Option {
 		}
 		t.Filters = append(t.Filters, f)
 		return nil
-	}}
+	})
 }
 
 // validate checks everything Lambda would reject or silently never match.
@@ -471,13 +436,6 @@ func (c Condition) validate() error {
 		if _, err := dynamoNumber(c.nums[0]); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-	case opBetween:
-		if c.nums[0] > c.nums[1] {
-			return fmt.Errorf("%s: the lower bound is above the upper bound, so nothing would match; write Between(%v, %v)", what, c.nums[1], c.nums[0])
-		}
-		fallthrough
-	case opAbove, opAtLeast, opBelow, opAtMost:
-		return fmt.Errorf("%s: Lambda cannot compare DynamoDB numbers: stream records carry N values as JSON strings and AWS documents that DynamoDB event filtering does not support numeric operators, so this filter would match no record and Lambda would drop them all; match exact values with IsNumber, or test the range in the stage", what)
 	}
 	return nil
 }
@@ -624,7 +582,7 @@ func (t *StreamTrigger) Patterns() ([]string, error) {
 			switch k {
 			case Insert, Modify, Remove:
 			default:
-				return nil, fmt.Errorf("triggers: stream trigger on %q: unknown kind of change %q; use Inserts, Modifies or Removes", t.Table, k)
+				return nil, fmt.Errorf("triggers: stream trigger on %q: unknown kind of change %q; use triggers.Insert, triggers.Modify or triggers.Remove", t.Table, k)
 			}
 			names = append(names, string(k))
 		}
@@ -698,19 +656,19 @@ func (t *StreamTrigger) checkImages(f Filter) error {
 	}
 	switch {
 	case needOld != nil && needNew != nil:
-		return fmt.Errorf("it tests both %s and %s, but the trigger takes only %s records and only MODIFY records carry both images; the filter would never match: add Modifies", needOld.attr, needNew.attr, strings.Join(kinds, ", "))
+		return fmt.Errorf("it tests both %s and %s, but the trigger takes only %s records and only MODIFY records carry both images; the filter would never match: add triggers.Modify", needOld.attr, needNew.attr, strings.Join(kinds, ", "))
 	case needOld != nil:
-		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no OldImage; the filter would never match: add Modifies or Removes, or test NewImage", needOld.attr, strings.Join(kinds, ", "))
+		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no OldImage; the filter would never match: add triggers.Modify or triggers.Remove, or test NewImage", needOld.attr, strings.Join(kinds, ", "))
 	default:
 		return fmt.Errorf("it tests %s, but the trigger takes only %s records, which carry no NewImage; the filter would never match: test OldImage or Keys instead", needNew.attr, strings.Join(kinds, ", "))
 	}
 }
 
-// Match reports whether one stream record passes the trigger's filter
+// Matches reports whether one stream record passes the trigger's filter
 // criteria, evaluating the patterns of Patterns as Lambda does. record is
 // one element of the event's "Records" array as Lambda delivers it. A
 // trigger without patterns passes every record.
-func (t *StreamTrigger) Match(record []byte) (bool, error) {
+func (t *StreamTrigger) Matches(record []byte) (bool, error) {
 	patterns, err := t.Patterns()
 	if err != nil {
 		return false, err
@@ -920,8 +878,6 @@ func matchRule(rule, v any, path []string) (bool, error) {
 				}
 			}
 			return true, nil
-		case "numeric":
-			return matchNumeric(arg, v, at)
 		case "exists":
 			return false, fmt.Errorf("triggers: \"exists\" at %s must be a rule of its own", at)
 		default:
@@ -948,54 +904,6 @@ func literalEqual(rule, v any) bool {
 		return v == nil
 	}
 	return false
-}
-
-// matchNumeric implements the numeric operator. It only matches JSON
-// numbers, which is why it never matches DynamoDB's N values (strings) and
-// why Where refuses numeric comparisons.
-func matchNumeric(arg, v any, at string) (bool, error) {
-	list, ok := arg.([]any)
-	if !ok || len(list) == 0 || len(list)%2 != 0 {
-		return false, fmt.Errorf("triggers: \"numeric\" at %s must be a list of operator and number pairs", at)
-	}
-	var x float64
-	num, isNum := v.(json.Number)
-	if isNum {
-		f, err := num.Float64()
-		if err != nil {
-			isNum = false
-		}
-		x = f
-	}
-	result := isNum
-	for i := 0; i < len(list); i += 2 {
-		op, ok1 := list[i].(string)
-		bn, ok2 := list[i+1].(json.Number)
-		if !ok1 || !ok2 {
-			return false, fmt.Errorf("triggers: \"numeric\" at %s must be a list of operator and number pairs", at)
-		}
-		b, err := bn.Float64()
-		if err != nil {
-			return false, fmt.Errorf("triggers: \"numeric\" at %s: %w", at, err)
-		}
-		var holds bool
-		switch op {
-		case "=":
-			holds = x == b
-		case ">":
-			holds = x > b
-		case ">=":
-			holds = x >= b
-		case "<":
-			holds = x < b
-		case "<=":
-			holds = x <= b
-		default:
-			return false, fmt.Errorf("triggers: \"numeric\" at %s: unknown operator %q", at, op)
-		}
-		result = result && holds
-	}
-	return result, nil
 }
 
 // CheckItemType verifies the filters against the Go type T that the

@@ -35,8 +35,8 @@ type Object struct {
 	raw []byte
 }
 
-// Created reports whether the event is one of the ObjectCreated events.
-func (o Object) Created() bool { return strings.HasPrefix(o.Event, "ObjectCreated:") }
+// IsCreated reports whether the event is one of the ObjectCreated events.
+func (o Object) IsCreated() bool { return strings.HasPrefix(o.Event, "ObjectCreated:") }
 
-// Removed reports whether the event is one of the ObjectRemoved events.
-func (o Object) Removed() bool { return strings.HasPrefix(o.Event, "ObjectRemoved:") }
+// IsRemoved reports whether the event is one of the ObjectRemoved events.
+func (o Object) IsRemoved() bool { return strings.HasPrefix(o.Event, "ObjectRemoved:") }

@@ -1,11 +1,14 @@
 package triggers_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/nanopipe/nanopipe/internal/lambdasample"
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -26,17 +29,18 @@ func TestDecodeObjectsGolden(t *testing.T) {
 				Event: "ObjectCreated:Put", Time: time.Date(1970, 1, 1, 0, 0, 0, 123e6, time.UTC),
 				Region: "us-east-1", RequestID: "C3D13FE58DE4C810",
 			}
-			rec, err := o.Record()
+			var rec events.S3EventRecord
+			err = json.Unmarshal(o.RawRecord(), &rec)
 			if err != nil || rec.S3.Object.URLDecodedKey != "Happy Face.jpg" || rec.S3.Bucket.Arn != "arn:aws:s3:::mybucket" {
-				t.Errorf("Record() = %+v, %v", rec.S3, err)
+				t.Errorf("RawRecord() as events.S3EventRecord = %+v, %v", rec.S3, err)
 			}
 			if o.Bucket != want.Bucket || o.Key != want.Key || o.Size != want.Size || o.ETag != want.ETag ||
 				o.VersionID != want.VersionID || o.Sequencer != want.Sequencer || o.Event != want.Event ||
 				!o.Time.Equal(want.Time) || o.Region != want.Region || o.RequestID != want.RequestID {
 				t.Errorf("got  %+v\nwant %+v", o, want)
 			}
-			if !o.Created() || o.Removed() {
-				t.Errorf("Created/Removed = %v/%v", o.Created(), o.Removed())
+			if !o.IsCreated() || o.IsRemoved() {
+				t.Errorf("Created/Removed = %v/%v", o.IsCreated(), o.IsRemoved())
 			}
 		})
 	}
@@ -52,7 +56,7 @@ func TestKeyEncoding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			if got := triggers.EncodeKey(tt.key); got != tt.encoded {
+			if got := s3event.EncodeKey(tt.key); got != tt.encoded {
 				t.Errorf("EncodeKey(%q) = %q, want %q", tt.key, got, tt.encoded)
 			}
 			payload := `{"Records":[{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"` + tt.encoded + `"}}}]}`
@@ -60,7 +64,7 @@ func TestKeyEncoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if objs[0].Key != tt.key || !objs[0].Removed() {
+			if objs[0].Key != tt.key || !objs[0].IsRemoved() {
 				t.Errorf("decoded key %q, want %q", objs[0].Key, tt.key)
 			}
 		})

@@ -228,42 +228,56 @@ type StreamTrigger struct {
 // Err returns the problems found while building the trigger, joined, or nil.
 func (t *StreamTrigger) Err() error { return errors.Join(t.errs...) }
 
-// Option sets one setting of a trigger. An option that does not apply to
-// the kind of trigger it is given to is reported as a declaration error.
-type Option interface {
+// ObjectOption sets one setting of an S3 trigger (Bucket.Created,
+// Bucket.Removed). Options of stream triggers do not satisfy it, so giving
+// one to an S3 trigger does not compile.
+type ObjectOption interface {
 	applyObject(*ObjectTrigger)
+}
+
+// StreamOption sets one setting of a stream trigger (Table.Changes).
+// Options of S3 triggers do not satisfy it, so giving one to a stream
+// trigger does not compile.
+type StreamOption interface {
 	applyStream(*StreamTrigger)
 }
 
-type option struct {
-	name   string
-	object func(*ObjectTrigger) error
-	stream func(*StreamTrigger) error
+// Option is a setting both kinds of trigger take (Retries, OnFailure): it
+// is an ObjectOption and a StreamOption.
+type Option interface {
+	ObjectOption
+	StreamOption
 }
 
-func (o option) applyObject(t *ObjectTrigger) {
-	if o.object == nil {
-		t.errs = append(t.errs, fmt.Errorf("option %s applies to DynamoDB stream triggers, not to S3 triggers", o.name))
-		return
-	}
-	if err := o.object(t); err != nil {
-		t.errs = append(t.errs, err)
-	}
+// objectOption is a setting of S3 triggers only.
+type objectOption func(*ObjectTrigger) error
+
+func (o objectOption) applyObject(t *ObjectTrigger) { t.errs = appendErr(t.errs, o(t)) }
+
+// streamOption is a setting of stream triggers only.
+type streamOption func(*StreamTrigger) error
+
+func (o streamOption) applyStream(t *StreamTrigger) { t.errs = appendErr(t.errs, o(t)) }
+
+// bothOption is a setting of both kinds of trigger.
+type bothOption struct {
+	object objectOption
+	stream streamOption
 }
 
-func (o option) applyStream(t *StreamTrigger) {
-	if o.stream == nil {
-		t.errs = append(t.errs, fmt.Errorf("option %s applies to S3 triggers, not to DynamoDB stream triggers", o.name))
-		return
+func (o bothOption) applyObject(t *ObjectTrigger) { o.object.applyObject(t) }
+func (o bothOption) applyStream(t *StreamTrigger) { o.stream.applyStream(t) }
+
+func appendErr(errs []error, err error) []error {
+	if err != nil {
+		return append(errs, err)
 	}
-	if err := o.stream(t); err != nil {
-		t.errs = append(t.errs, err)
-	}
+	return errs
 }
 
 // NewObjectTrigger builds an S3 trigger on the bucket with the given logical
 // name. Most code uses a bucket handle's Created or Removed instead.
-func NewObjectTrigger(bucket string, events []S3Event, opts ...Option) ObjectTrigger {
+func NewObjectTrigger(bucket string, events []S3Event, opts ...ObjectOption) ObjectTrigger {
 	t := ObjectTrigger{
 		Bucket:      bucket,
 		Events:      append([]S3Event(nil), events...),
@@ -286,7 +300,7 @@ func NewObjectTrigger(bucket string, events []S3Event, opts ...Option) ObjectTri
 
 // NewStreamTrigger builds a stream trigger on the table with the given
 // logical name. Most code uses a table handle's Changes instead.
-func NewStreamTrigger(table string, opts ...Option) StreamTrigger {
+func NewStreamTrigger(table string, opts ...StreamOption) StreamTrigger {
 	t := StreamTrigger{
 		Table:            table,
 		BatchSize:        DefaultBatchSize,
@@ -309,8 +323,8 @@ func NewStreamTrigger(table string, opts ...Option) StreamTrigger {
 }
 
 // Prefix restricts an S3 trigger to keys that start with p ("incoming/").
-func Prefix(p string) Option {
-	return option{name: "Prefix", object: func(t *ObjectTrigger) error {
+func Prefix(p string) ObjectOption {
+	return objectOption(func(t *ObjectTrigger) error {
 		if len(p) > maxS3FilterValueLength {
 			return fmt.Errorf("Prefix is %d bytes; S3 allows at most %d", len(p), maxS3FilterValueLength)
 		}
@@ -319,12 +333,12 @@ func Prefix(p string) Option {
 		}
 		t.Prefix = p
 		return nil
-	}}
+	})
 }
 
 // Suffix restricts an S3 trigger to keys that end with s (".jpg").
-func Suffix(s string) Option {
-	return option{name: "Suffix", object: func(t *ObjectTrigger) error {
+func Suffix(s string) ObjectOption {
+	return objectOption(func(t *ObjectTrigger) error {
 		if len(s) > maxS3FilterValueLength {
 			return fmt.Errorf("Suffix is %d bytes; S3 allows at most %d", len(s), maxS3FilterValueLength)
 		}
@@ -333,13 +347,13 @@ func Suffix(s string) Option {
 		}
 		t.Suffix = s
 		return nil
-	}}
+	})
 }
 
 // Only narrows an S3 trigger to specific sub-events of its family, for
 // example Created(Only(ObjectCreatedPut, ObjectCreatedCompleteMultipartUpload)).
-func Only(events ...S3Event) Option {
-	return option{name: "Only", object: func(t *ObjectTrigger) error {
+func Only(events ...S3Event) ObjectOption {
+	return objectOption(func(t *ObjectTrigger) error {
 		if len(events) == 0 {
 			return errors.New("Only() without event types; name at least one, e.g. Only(triggers.ObjectCreatedPut)")
 		}
@@ -357,7 +371,7 @@ func Only(events ...S3Event) Option {
 		}
 		t.Events = append([]S3Event(nil), events...)
 		return nil
-	}}
+	})
 }
 
 func knownS3Event(e S3Event) bool {
@@ -373,7 +387,7 @@ func knownS3Event(e S3Event) bool {
 // asynchronous retries (0-2, default 2); for stream triggers, the retries of
 // a failing batch (RetryForever or 0-10,000, default 3).
 func Retries(n int) Option {
-	return option{name: "Retries",
+	return bothOption{
 		object: func(t *ObjectTrigger) error {
 			if n < 0 || n > MaxAsyncRetries {
 				return fmt.Errorf("Retries(%d) out of range: Lambda retries an asynchronous (S3) invocation 0 to %d times", n, MaxAsyncRetries)
@@ -392,14 +406,14 @@ func Retries(n int) Option {
 
 // MaxEventAge sets how long Lambda keeps an S3 event for retries (1 minute
 // to 6 hours, whole seconds; default 6 hours).
-func MaxEventAge(d time.Duration) Option {
-	return option{name: "MaxEventAge", object: func(t *ObjectTrigger) error {
+func MaxEventAge(d time.Duration) ObjectOption {
+	return objectOption(func(t *ObjectTrigger) error {
 		if d < MinEventAgeLimit || d > MaxEventAgeLimit || d%time.Second != 0 {
 			return fmt.Errorf("MaxEventAge(%v) out of range: Lambda takes whole seconds from %v to %v", d, MinEventAgeLimit, MaxEventAgeLimit)
 		}
 		t.MaxEventAge = d
 		return nil
-	}}
+	})
 }
 
 // OnFailure sets where events or records that failed for good are sent.
@@ -412,116 +426,101 @@ func OnFailure(d Destination) Option {
 		*dst = d.resolved()
 		return nil
 	}
-	return option{name: "OnFailure",
+	return bothOption{
 		object: func(t *ObjectTrigger) error { return f(&t.OnFailure) },
 		stream: func(t *StreamTrigger) error { return f(&t.OnFailure) }}
 }
 
-type kindOption Kind
-
-func (k kindOption) applyObject(t *ObjectTrigger) {
-	t.errs = append(t.errs, fmt.Errorf("option %s applies to DynamoDB stream triggers; for S3 use a bucket's Created or Removed", k.name()))
-}
-
-func (k kindOption) applyStream(t *StreamTrigger) {
+// applyStream makes a Kind a stream trigger option that restricts the
+// trigger to that kind of change. Several may be given:
+// Changes(triggers.Insert, triggers.Modify).
+func (k Kind) applyStream(t *StreamTrigger) {
+	switch k {
+	case Insert, Modify, Remove:
+	default:
+		t.errs = append(t.errs, fmt.Errorf("unknown kind of change %q; use triggers.Insert, triggers.Modify or triggers.Remove", string(k)))
+		return
+	}
 	for _, have := range t.Kinds {
-		if have == Kind(k) {
+		if have == k {
 			return
 		}
 	}
-	t.Kinds = append(t.Kinds, Kind(k))
+	t.Kinds = append(t.Kinds, k)
 }
-
-func (k kindOption) name() string {
-	switch Kind(k) {
-	case Insert:
-		return "Inserts"
-	case Modify:
-		return "Modifies"
-	}
-	return "Removes"
-}
-
-// Options that restrict a stream trigger to some kinds of change. Several
-// may be given: Changes(Inserts, Modifies).
-var (
-	Inserts  Option = kindOption(Insert)
-	Modifies Option = kindOption(Modify)
-	Removes  Option = kindOption(Remove)
-)
 
 // BatchSize sets the most records one invocation receives (1-10,000, default 100).
-func BatchSize(n int) Option {
-	return option{name: "BatchSize", stream: func(t *StreamTrigger) error {
+func BatchSize(n int) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		if n < MinBatchSize || n > MaxBatchSize {
 			return fmt.Errorf("BatchSize(%d) out of range: Lambda takes %d to %d records for DynamoDB streams", n, MinBatchSize, MaxBatchSize)
 		}
 		t.BatchSize = n
 		return nil
-	}}
+	})
 }
 
 // BatchingWindow sets how long Lambda gathers records before invoking (0 to
 // 5 minutes, whole seconds).
-func BatchingWindow(d time.Duration) Option {
-	return option{name: "BatchingWindow", stream: func(t *StreamTrigger) error {
+func BatchingWindow(d time.Duration) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		if d < 0 || d > MaxBatchingWindow || d%time.Second != 0 {
 			return fmt.Errorf("BatchingWindow(%v) out of range: Lambda takes whole seconds from 0 to %v", d, MaxBatchingWindow)
 		}
 		t.BatchingWindow = d
 		return nil
-	}}
+	})
 }
 
 // StartAt sets where a new event source mapping starts reading (default TrimHorizon).
-func StartAt(p StartingPosition) Option {
-	return option{name: "StartAt", stream: func(t *StreamTrigger) error {
+func StartAt(p StartingPosition) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		if p != TrimHorizon && p != Latest {
 			return fmt.Errorf("StartAt(%q): DynamoDB streams support triggers.TrimHorizon and triggers.Latest only", p)
 		}
 		t.StartingPosition = p
 		return nil
-	}}
+	})
 }
 
 // Bisect splits a failing batch in two and retries the halves separately,
 // isolating a bad record in few retries.
-func Bisect() Option {
-	return option{name: "Bisect", stream: func(t *StreamTrigger) error { t.Bisect = true; return nil }}
+func Bisect() StreamOption {
+	return streamOption(func(t *StreamTrigger) error { t.Bisect = true; return nil })
 }
 
 // MaxRecordAge sends records older than d to the on-failure destination
 // instead of processing them (1 minute to 7 days, whole seconds).
-func MaxRecordAge(d time.Duration) Option {
-	return option{name: "MaxRecordAge", stream: func(t *StreamTrigger) error {
+func MaxRecordAge(d time.Duration) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		if d < MinRecordAgeLimit || d > MaxRecordAgeLimit || d%time.Second != 0 {
 			return fmt.Errorf("MaxRecordAge(%v) out of range: Lambda takes whole seconds from %v to %v (leave it unset for no limit)", d, MinRecordAgeLimit, MaxRecordAgeLimit)
 		}
 		t.MaxRecordAge = d
 		return nil
-	}}
+	})
 }
 
 // Parallelization sets how many batches of one shard run at once (1-10).
 // Above 1, order is kept per item key instead of per shard.
-func Parallelization(n int) Option {
-	return option{name: "Parallelization", stream: func(t *StreamTrigger) error {
+func Parallelization(n int) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		if n < MinParallelization || n > MaxParallelization {
 			return fmt.Errorf("Parallelization(%d) out of range: Lambda takes %d to %d batches per shard", n, MinParallelization, MaxParallelization)
 		}
 		t.Parallelization = n
 		return nil
-	}}
+	})
 }
 
 // TumblingWindow groups records into windows of length d (up to 15 minutes,
 // whole seconds) whose state a batch stage carries between invocations.
-func TumblingWindow(d time.Duration) Option {
-	return option{name: "TumblingWindow", stream: func(t *StreamTrigger) error {
+func TumblingWindow(d time.Duration) StreamOption {
+	return streamOption(func(t *StreamTrigger) error {
 		if d <= 0 || d > MaxTumblingWindow || d%time.Second != 0 {
 			return fmt.Errorf("TumblingWindow(%v) out of range: Lambda takes whole seconds from 1s to %v", d, MaxTumblingWindow)
 		}
 		t.TumblingWindow = d
 		return nil
-	}}
+	})
 }

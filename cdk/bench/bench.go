@@ -50,10 +50,10 @@ func App(n int) *pipeline.App {
 			in := fmt.Sprintf("in/%d/", i)
 			pipeline.OnObject(app, fmt.Sprintf("s%d", i), data.Created(triggers.Prefix(in)),
 				func(context.Context, triggers.Object) error { return nil },
-			).Reads(data.Prefix(in)).Writes(data.Prefix(fmt.Sprintf("out/%d/", i)), items)
+			).Reads(data.Keys(in, "")).Writes(data.Keys(fmt.Sprintf("out/%d/", i), ""), items)
 			continue
 		}
-		pipeline.OnChange(app, fmt.Sprintf("t%d", i), items.Changes(triggers.Inserts),
+		pipeline.OnChange(app, fmt.Sprintf("t%d", i), items.Changes(triggers.Insert),
 			func(context.Context, triggers.Change[item]) error { return nil },
 		).Writes(totals)
 	}

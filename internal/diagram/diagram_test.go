@@ -20,10 +20,10 @@ func shop() *pipeline.App {
 	orders := a.Table("orders", pipeline.PartitionKey("id", pipeline.String))
 	pipeline.OnObject(a, "load", in.Created(triggers.Prefix("csv/"), triggers.Suffix(".csv")),
 		func(context.Context, triggers.Object) error { return nil }).
-		Reads(in.Prefix("csv/")).Writes(orders, in.Prefix("done/")).Deletes(in.Prefix("csv/"))
-	pipeline.OnChange(a, "ship", orders.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("status").Equals("paid"))),
+		Reads(in.Keys("csv/", "")).Writes(orders, in.Keys("done/", "")).Deletes(in.Keys("csv/", ""))
+	pipeline.OnChange(a, "ship", orders.Changes(triggers.Insert, triggers.Where(triggers.NewImage("status").Equals("paid"))),
 		func(context.Context, triggers.Change[order]) error { return nil }).
-		Reads(in.Prefix("labels/"))
+		Reads(in.Keys("labels/", ""))
 	return a
 }
 

@@ -48,13 +48,13 @@ var (
 	).Timeout(5 * time.Minute).Memory(1024)
 
 	Welcome = pipeline.OnChange(App, "welcome",
-		Customers.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("plan").Equals("pro")),
+		Customers.Changes(triggers.Insert, triggers.Where(triggers.NewImage("plan").Equals("pro")),
 			triggers.BatchSize(100), triggers.Bisect()),
 		WelcomeCustomer,
 	).Writes(Welcomes)
 
 	ArchiveRemoved = stages.Archive(App, "archive",
-		Customers.Changes(triggers.Removes), Uploads, "archive/")
+		Customers.Changes(triggers.Remove), Uploads, "archive/")
 )
 
 // Customer is a row of the uploads and an item of the customers table.

@@ -29,17 +29,17 @@ var (
 	Thumbnail = pipeline.OnObject(App, "thumbnail",
 		Uploads.Created(triggers.Prefix("incoming/")),
 		MakeThumbnail,
-	).Reads(Uploads.Prefix("incoming/")).
-		Writes(Uploads.Prefix("thumbs/"), Uploads.Prefix("quarantine/"), Photos).
+	).Reads(Uploads.Keys("incoming/", "")).
+		Writes(Uploads.Keys("thumbs/", ""), Uploads.Keys("quarantine/", ""), Photos).
 		Memory(512)
 
 	Cleanup = pipeline.OnObject(App, "cleanup",
 		Uploads.Removed(triggers.Prefix("incoming/")),
 		RemovePhoto,
-	).Reads(Uploads.Prefix("incoming/")).Writes(Uploads.Prefix("thumbs/"), Photos)
+	).Reads(Uploads.Keys("incoming/", "")).Writes(Uploads.Keys("thumbs/", ""), Photos)
 
 	CountAlbums = pipeline.OnChange(App, "count-albums",
-		Photos.Changes(triggers.Inserts, triggers.Removes, triggers.BatchSize(100), triggers.Bisect()),
+		Photos.Changes(triggers.Insert, triggers.Remove, triggers.BatchSize(100), triggers.Bisect()),
 		CountAlbum,
 	).Writes(Albums, AlbumPhotos)
 )

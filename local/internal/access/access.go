@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/policy"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -133,7 +134,7 @@ func (p *Policy) authorizeOne(s *pipeline.Stage, c check) error {
 
 // grantable reports whether some declaration can grant an object action.
 func grantable(action string) bool {
-	for _, list := range [][]string{pipeline.ObjectReadActions(true), pipeline.ObjectWriteActions(), pipeline.ObjectDeleteActions()} {
+	for _, list := range [][]string{policy.ObjectRead(true), policy.ObjectWrite(), policy.ObjectDelete()} {
 		for _, a := range list {
 			if a == action {
 				return true

@@ -33,7 +33,7 @@ var (
 	records = app.Table("records", pipeline.PartitionKey("id", pipeline.String))
 	worker  = pipeline.OnObject(app, "worker", files.Created(triggers.Prefix("in/")),
 		func(context.Context, triggers.Object) error { return nil },
-	).Reads(files.Prefix("in/"), lookups).Writes(files.Prefix("out/"), records).Deletes(files.Prefix("trash/"))
+	).Reads(files.Keys("in/", ""), lookups).Writes(files.Keys("out/", ""), records).Deletes(files.Keys("trash/", ""))
 )
 
 type clients struct {
@@ -133,11 +133,11 @@ var cases = []struct {
 	{"put under an undeclared prefix", func(ctx context.Context, c clients) error {
 		_, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("files"), Key: aws.String("elsewhere/a.txt"), Body: strings.NewReader("x")})
 		return err
-	}, `s3:PutObject on s3://files/elsewhere/a.txt: no Reads, Writes or Deletes of the stage covers it; add .Writes(<bucket files>.Prefix("elsewhere/")) to its declaration`},
+	}, `s3:PutObject on s3://files/elsewhere/a.txt: no Reads, Writes or Deletes of the stage covers it; add .Writes(<bucket files>.Keys("elsewhere/", "")) to its declaration`},
 	{"put under a read prefix", func(ctx context.Context, c clients) error {
 		_, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("files"), Key: aws.String("in/a.txt"), Body: strings.NewReader("x")})
 		return err
-	}, `add .Writes(<bucket files>.Prefix("in/"))`},
+	}, `add .Writes(<bucket files>.Keys("in/", ""))`},
 	{"get a written key", func(ctx context.Context, c clients) error {
 		_, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("files"), Key: aws.String("out/a.txt")})
 		return err
@@ -145,7 +145,7 @@ var cases = []struct {
 	{"head a written key", func(ctx context.Context, c clients) error {
 		_, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("files"), Key: aws.String("out/a.txt")})
 		return err
-	}, `add .Reads(<bucket files>.Prefix("out/"))`},
+	}, `add .Reads(<bucket files>.Keys("out/", ""))`},
 	{"copy from an unread key", func(ctx context.Context, c clients) error {
 		_, err := c.s3.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("files"), Key: aws.String("out/b.txt"), CopySource: aws.String("files/elsewhere/a.txt")})
 		return err
@@ -153,7 +153,7 @@ var cases = []struct {
 	{"delete a read key", func(ctx context.Context, c clients) error {
 		_, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("files"), Key: aws.String("in/a.txt")})
 		return err
-	}, `add .Deletes(<bucket files>.Prefix("in/"))`},
+	}, `add .Deletes(<bucket files>.Keys("in/", ""))`},
 	{"delete objects, one read only", func(ctx context.Context, c clients) error {
 		_, err := c.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("files"), Delete: &s3types.Delete{Objects: []s3types.ObjectIdentifier{{Key: aws.String("out/a")}, {Key: aws.String("in/b")}}}})
 		return err
@@ -165,11 +165,11 @@ var cases = []struct {
 	{"list the whole bucket", func(ctx context.Context, c clients) error {
 		_, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("files")})
 		return err
-	}, `s3:ListBucket on s3://files (prefix ""): no Reads, Writes or Deletes of the stage covers it; add .Reads(<bucket files>.Prefix(""))`},
+	}, `s3:ListBucket on s3://files (prefix ""): no Reads, Writes or Deletes of the stage covers it; add .Reads(<bucket files>.Keys("", ""))`},
 	{"list a written prefix", func(ctx context.Context, c clients) error {
 		_, err := c.s3.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String("files"), Prefix: aws.String("out/")})
 		return err
-	}, `add .Reads(<bucket files>.Prefix("out/"))`},
+	}, `add .Reads(<bucket files>.Keys("out/", ""))`},
 	{"head the bucket", func(ctx context.Context, c clients) error {
 		_, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("files")})
 		return err

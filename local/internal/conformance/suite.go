@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
@@ -215,8 +216,8 @@ func checkRecord(t *testing.T, o triggers.Object, bucket string) {
 	if raw.S3.Bucket.Name != bucket || raw.S3.Bucket.ARN != "arn:aws:s3:::"+bucket {
 		bad("bucket name or ARN wrong")
 	}
-	if k, _ := raw.S3.Object["key"].(string); k != triggers.EncodeKey(o.Key) {
-		bad(fmt.Sprintf("key %q is not the form-encoded %q", k, triggers.EncodeKey(o.Key)))
+	if k, _ := raw.S3.Object["key"].(string); k != s3event.EncodeKey(o.Key) {
+		bad(fmt.Sprintf("key %q is not the form-encoded %q", k, s3event.EncodeKey(o.Key)))
 	}
 	if s, _ := raw.S3.Object["sequencer"].(string); !hexSeq.MatchString(s) {
 		bad("sequencer not hexadecimal")
@@ -266,7 +267,7 @@ func testS3EventRecords(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	putID, _ := awsmiddleware.GetRequestIDMetadata(put.ResultMetadata)
-	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("copy/x.txt"), CopySource: aws.String(bucket + "/" + strings.ReplaceAll(triggers.EncodeKey(key), "+", "%20"))})
+	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("copy/x.txt"), CopySource: aws.String(bucket + "/" + strings.ReplaceAll(s3event.EncodeKey(key), "+", "%20"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +442,7 @@ func testS3DeadLetters(t *testing.T, h *harness) {
 
 // streamApp declares a table with the view and a raw stream stage
 // recording every record.
-func streamApp(view pipeline.StreamView, opts ...triggers.Option) (*pipeline.App, string, *recorder) {
+func streamApp(view pipeline.StreamView, opts ...triggers.StreamOption) (*pipeline.App, string, *recorder) {
 	app := pipeline.New(name("streams"))
 	tbl := app.Table(name("items"), pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(view))
 	rec := &recorder{}
@@ -475,7 +476,7 @@ func imageJSON(m map[string]events.DynamoDBAttributeValue) string {
 }
 
 func testStreamViews(t *testing.T, h *harness) {
-	for _, view := range []pipeline.StreamView{pipeline.KeysOnly, pipeline.NewImage, pipeline.OldImage, pipeline.NewAndOldImages} {
+	for _, view := range []pipeline.StreamView{pipeline.ViewKeysOnly, pipeline.ViewNewImage, pipeline.ViewOldImage, pipeline.ViewNewAndOldImages} {
 		t.Run(string(view), func(t *testing.T) {
 			app, table, rec := streamApp(view)
 			env := h.start(t, app, nil)
@@ -498,10 +499,10 @@ func testStreamViews(t *testing.T, h *harness) {
 			one := `{"id":{"S":"a"},"n":{"N":"1"}}`
 			two := `{"id":{"S":"a"},"n":{"N":"2"}}`
 			want := map[pipeline.StreamView][3][2]string{ // per kind: NewImage, OldImage
-				pipeline.KeysOnly:        {{"-", "-"}, {"-", "-"}, {"-", "-"}},
-				pipeline.NewImage:        {{one, "-"}, {two, "-"}, {"-", "-"}},
-				pipeline.OldImage:        {{"-", "-"}, {"-", one}, {"-", two}},
-				pipeline.NewAndOldImages: {{one, "-"}, {two, one}, {"-", two}},
+				pipeline.ViewKeysOnly:        {{"-", "-"}, {"-", "-"}, {"-", "-"}},
+				pipeline.ViewNewImage:        {{one, "-"}, {two, "-"}, {"-", "-"}},
+				pipeline.ViewOldImage:        {{"-", "-"}, {"-", one}, {"-", two}},
+				pipeline.ViewNewAndOldImages: {{one, "-"}, {two, one}, {"-", two}},
 			}[view]
 			prev := ""
 			for i, r := range recs {
@@ -532,7 +533,7 @@ func testStreamViews(t *testing.T, h *harness) {
 }
 
 func testStreamAttributeTypes(t *testing.T, h *harness) {
-	app, table, rec := streamApp(pipeline.NewImage)
+	app, table, rec := streamApp(pipeline.ViewNewImage)
 	env := h.start(t, app, nil)
 	it := map[string]dtypes.AttributeValue{
 		"id":    &dtypes.AttributeValueMemberS{Value: "all"},
@@ -599,7 +600,7 @@ func sortedSet(js string) string {
 }
 
 func testConditionalWrites(t *testing.T, h *harness) {
-	app, table, rec := streamApp(pipeline.NewAndOldImages)
+	app, table, rec := streamApp(pipeline.ViewNewAndOldImages)
 	env := h.start(t, app, nil)
 	db := env.DynamoDBClient()
 	ctx := context.Background()
@@ -664,7 +665,7 @@ func imageOf(m map[string]dtypes.AttributeValue) string {
 }
 
 func testTransactions(t *testing.T, h *harness) {
-	app, table, rec := streamApp(pipeline.NewAndOldImages)
+	app, table, rec := streamApp(pipeline.ViewNewAndOldImages)
 	env := h.start(t, app, nil)
 	db := env.DynamoDBClient()
 	ctx := context.Background()
@@ -749,7 +750,7 @@ func testStreamFilters(t *testing.T, h *harness) {
 	tbl := app.Table(name("items"), pipeline.PartitionKey("id", pipeline.String))
 	var mu sync.Mutex
 	var got []string
-	pipeline.OnChange(app, "go", tbl.Changes(triggers.Inserts, triggers.Where(triggers.NewImage("mode").Equals("go"))), func(ctx context.Context, c triggers.Change[Item]) error {
+	pipeline.OnChange(app, "go", tbl.Changes(triggers.Insert, triggers.Where(triggers.NewImage("mode").Equals("go"))), func(ctx context.Context, c triggers.Change[Item]) error {
 		mu.Lock()
 		got = append(got, c.New.ID)
 		mu.Unlock()
@@ -842,7 +843,7 @@ func testPartialBatch(t *testing.T, h *harness) {
 // aligned on the decimal point, one more, and one more again when
 // negative.
 func testStreamSizes(t *testing.T, h *harness) {
-	app, table, rec := streamApp(pipeline.NewImage)
+	app, table, rec := streamApp(pipeline.ViewNewImage)
 	env := h.start(t, app, nil)
 	want := map[string]int64{ // INSERT of {id: "x", v: N}: 3 for the key, 4 for the image's id and v, N's size
 		"1": 9, "-1": 10, "1.5": 10, "-1.5": 11, "-0.5": 10, "0.001": 9, "-0.0001234": 12,
@@ -925,7 +926,7 @@ func testTumblingWindow(t *testing.T, h *harness) {
 // testStartAtLatest checks that a LATEST mapping delivers what is written
 // after it started: records must not look older than they are.
 func testStartAtLatest(t *testing.T, h *harness) {
-	app, table, rec := streamApp(pipeline.NewImage, triggers.StartAt(triggers.Latest))
+	app, table, rec := streamApp(pipeline.ViewNewImage, triggers.StartAt(triggers.Latest))
 	env := h.start(t, app, nil)
 	time.Sleep(100 * time.Millisecond) // the mapping has started
 	for _, id := range []string{"a", "b", "c"} {

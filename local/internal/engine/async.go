@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -167,7 +168,7 @@ func (e *Engine) onObject(rec []byte) {
 		e.log.Error("S3 event after the engine closed: not delivered", "record", string(rec))
 		return
 	}
-	o, err := triggers.DecodeObjectRecord(rec)
+	o, err := s3event.Decode(rec)
 	if err != nil {
 		e.log.Error("unreadable S3 event record", "error", err)
 		return

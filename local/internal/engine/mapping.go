@@ -198,7 +198,7 @@ func (r *shardReader) run(ctx context.Context) {
 			}
 			js := withSourceARN(rec.JSON, r.arn)
 			r.tr.add(rec.Sequence)
-			ok, err := r.m.trig.Match(js)
+			ok, err := r.m.trig.Matches(js)
 			if err != nil {
 				e.log.Warn("filter", "stage", r.m.stage.Name(), "error", err)
 				ok = true // let the stage see what the filter could not judge
@@ -753,7 +753,7 @@ func (e *Engine) Replay(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	s := e.opts.App.Stage(l.Stage)
+	s := e.opts.App.StageNamed(l.Stage)
 	if s == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownStage, l.Stage)
 	}

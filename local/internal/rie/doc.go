@@ -20,7 +20,7 @@
 // bootstrap, started on first use (the cold start) and used for one
 // invocation at a time, because the emulator serves one invocation at a
 // time. The function's environment is what the cdk package would deploy:
-// pipeline.FunctionEnvironment with local names, the stage's own
+// plumbing.FunctionEnvironment with local names, the stage's own
 // variables, AWS_LAMBDA_FUNCTION_TIMEOUT and _MEMORY_SIZE, a region, and
 // AWS_ENDPOINT_URL pointing the SDK (config.LoadDefaultConfig) at the
 // local endpoint. The SDK uses path-style addressing for an IP endpoint

@@ -25,6 +25,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/nanopipe/nanopipe/internal/contract"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -162,7 +164,7 @@ func (r *Runner) functionEnv(f *function, cfg pipeline.Function) []string {
 		}
 		return n
 	}
-	vars := pipeline.FunctionEnvironment(f.stages,
+	vars := plumbing.FunctionEnvironment(f.stages,
 		func(b *pipeline.Bucket) string { return name(r.opts.Buckets, b.Name()) },
 		func(t *pipeline.Table) string { return name(r.opts.Tables, t.Name()) },
 		func(t *pipeline.Table) string { return r.opts.Streams[t.Name()] })
@@ -181,7 +183,7 @@ func (r *Runner) functionEnv(f *function, cfg pipeline.Function) []string {
 		"AWS_SECRET_ACCESS_KEY":           "local",
 		"AWS_ENDPOINT_URL":                r.opts.Endpoint,
 		"AWS_EC2_METADATA_DISABLED":       "true",
-		pipeline.EnvLogLevel:              r.opts.LogLevel,
+		contract.LogLevel:                 r.opts.LogLevel,
 		"LAMBDA_TASK_ROOT":                filepath.Dir(r.opts.Bootstrap),
 		"TZ":                              ":UTC",
 		"HOME":                            r.home,

@@ -24,10 +24,10 @@ import (
 var (
 	app     = pipeline.New("echo")
 	inbox   = app.Bucket("echo-inbox")
-	items   = app.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.NewImage))
+	items   = app.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.ViewNewImage))
 	nothing = func(context.Context, triggers.Object) error { return nil }
 	single  = pipeline.OnObject(app, "single", inbox.Created(triggers.Prefix("a/")), nothing).
-		Writes(items).Timeout(time.Second).Env("GREETING", "hello")
+		Writes(items).Timeout(time.Second).Setenv("GREETING", "hello")
 	grouped1 = pipeline.OnObject(app, "grouped-1", inbox.Created(triggers.Prefix("b/")), nothing).Group("pair")
 	grouped2 = pipeline.OnChange(app, "grouped-2", items.Changes(),
 		func(context.Context, triggers.Change[map[string]any]) error { return nil }).Group("pair")

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nanopipe/nanopipe/triggers"
+	"github.com/nanopipe/nanopipe/internal/s3event"
 )
 
 // Record is one S3 event notification record in AWS's exact shape
@@ -162,7 +162,7 @@ func NewRecord(c Change) Record {
 		S3: Entity{
 			SchemaVersion: "1.0",
 			Bucket:        BucketEntity{Name: c.Bucket, OwnerIdentity: Principal{PrincipalID: Owner}, ARN: "arn:aws:s3:::" + c.Bucket},
-			Object:        ObjectEntity{Key: triggers.EncodeKey(c.Key), VersionID: c.VersionID, Sequencer: c.Sequencer},
+			Object:        ObjectEntity{Key: s3event.EncodeKey(c.Key), VersionID: c.VersionID, Sequencer: c.Sequencer},
 		},
 	}
 	if strings.HasPrefix(c.Name, "ObjectCreated:") {

@@ -31,7 +31,7 @@ import (
 // through a replace directive and the same versions of everything else.
 func copyApp(t *testing.T, dir string) {
 	t.Helper()
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestWatchLatency(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	c := env.S3Client()
-	sample, err := os.ReadFile("../../examples/photos/testdata/sample.jpg")
+	sample, err := os.ReadFile("../../../examples/photos/testdata/sample.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,11 +286,11 @@ func TestDirs(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
-	dirs, err := watch.Dirs(context.Background(), "./examples/photos", "../..")
+	dirs, err := watch.Dirs(context.Background(), "./examples/photos", "../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _ := filepath.Abs("../..")
+	root, _ := filepath.Abs("../../..")
 	rel := map[string]bool{}
 	for _, d := range dirs {
 		r, _ := filepath.Rel(root, d)

@@ -37,7 +37,7 @@ type Result struct {
 // Resources.
 var (
 	Inbox   = App.Bucket("faults-inbox")
-	Events  = App.Table("events", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.NewAndOldImages))
+	Events  = App.Table("events", pipeline.PartitionKey("id", pipeline.String), pipeline.Stream(pipeline.ViewNewAndOldImages))
 	Results = App.Table("results", pipeline.PartitionKey("id", pipeline.String))
 	Secrets = App.Table("secrets", pipeline.PartitionKey("id", pipeline.String))
 )
@@ -47,10 +47,10 @@ var (
 	Objects = pipeline.OnObject(App, "objects",
 		Inbox.Created(triggers.Prefix("in/"), triggers.Retries(1)),
 		HandleObject,
-	).Reads(Inbox.Prefix("in/")).Writes(Inbox.Prefix("out/")).Timeout(time.Second)
+	).Reads(Inbox.Keys("in/", "")).Writes(Inbox.Keys("out/", "")).Timeout(time.Second)
 
 	Changes = pipeline.OnChange(App, "changes",
-		Events.Changes(triggers.Inserts, triggers.BatchSize(10), triggers.Retries(1)),
+		Events.Changes(triggers.Insert, triggers.BatchSize(10), triggers.Retries(1)),
 		HandleChange,
 	).Writes(Results).Timeout(time.Second)
 )

@@ -1,0 +1,9 @@
+// A filter given to an S3 trigger must not compile.
+package main
+
+import "github.com/nanopipe/nanopipe/triggers"
+
+func main() {
+	_ = triggers.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated},
+		triggers.Where(triggers.NewImage("status").Equals("ready")))
+}
