@@ -56,7 +56,7 @@ func TestCleanStopLosesNothing(t *testing.T) {
 		}
 		time.Sleep(800 * time.Millisecond)
 		return b.Put(ctx, "mid/slow", []byte("x"), "")
-	}).Writes(b.Prefix("mid/"))
+	}).Writes(b.Keys("mid/", ""))
 	pipeline.OnObject(app, "mid", b.Created(triggers.Prefix("mid/")), func(ctx context.Context, o triggers.Object) error {
 		c.add(o.Key)
 		return nil

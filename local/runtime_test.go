@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
@@ -343,7 +344,7 @@ func TestRIEResponsesMatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			// In-process, the engine invokes a stage as a function of its
 			// own, routing and checking the payload as the deployed one does.
-			h, err := faults.App.Handler(env.Env(), []*pipeline.Stage{c.stage})
+			h, err := plumbing.Handler(faults.App, env.Env(), []*pipeline.Stage{c.stage})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -47,7 +48,7 @@ func TestGroupTakesEndOfWindowInvocation(t *testing.T) {
 	env := pipelinetest.NewEnv("")
 	payload := []byte(strings.Replace(windowFinal, "stream-ARN", pipelinetest.StreamARN(tb), 1))
 	for _, stages := range [][]*pipeline.Stage{{sum, other}, {sum}} {
-		h, err := a.Handler(env, stages)
+		h, err := plumbing.Handler(a, env, stages)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestSingleStageFunctionChecksItsPayload(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ran = 0
-			h, err := a.Handler(env, []*pipeline.Stage{c.stage})
+			h, err := plumbing.Handler(a, env, []*pipeline.Stage{c.stage})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +126,7 @@ func TestSingleStageFunctionChecksItsPayload(t *testing.T) {
 		payload []byte
 	}{{jpg, pipelinetest.S3Event(pipelinetest.Created(up, "in/a.jpg", nil))}, {idx, []byte(insert)}} {
 		ran = 0
-		h, _ := a.Handler(env, []*pipeline.Stage{c.stage})
+		h, _ := plumbing.Handler(a, env, []*pipeline.Stage{c.stage})
 		if _, err := h.Invoke(context.Background(), c.payload); err != nil || ran != 1 {
 			t.Errorf("stage %s: err %v, ran %d times, want once", c.stage.Name(), err, ran)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/local/internal/journal"
 	"github.com/nanopipe/nanopipe/pipeline"
@@ -187,7 +188,7 @@ func New(opts Options) (*Engine, error) {
 		e.stats[s.Name()] = &counters{}
 		// In-process, each stage is a function of its own, checking what it
 		// receives as the deployed function does.
-		h, err := opts.App.Handler(opts.Env, []*pipeline.Stage{s})
+		h, err := plumbing.Handler(opts.App, opts.Env, []*pipeline.Stage{s})
 		if err != nil {
 			return nil, fmt.Errorf("engine: stage %s: %w", s.Name(), err)
 		}

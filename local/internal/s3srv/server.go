@@ -20,7 +20,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 
-	"github.com/nanopipe/nanopipe/triggers"
+	"github.com/nanopipe/nanopipe/internal/s3event"
 )
 
 // Options configure a Server.
@@ -884,7 +884,7 @@ func encodeListing(body []byte) ([]byte, error) {
 			in = false
 		case xml.CharData:
 			if in {
-				tok = xml.CharData(triggers.EncodeKey(string(t)))
+				tok = xml.CharData(s3event.EncodeKey(string(t)))
 			}
 		}
 		if err := enc.EncodeToken(tok); err != nil {
