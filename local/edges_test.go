@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/pipeline"
@@ -168,5 +171,87 @@ func TestAdminReplayRefusesForgedRequests(t *testing.T) {
 	// The commands' own requests still work.
 	if status, out := post("application/json", `{"IDs":[]}`); status != 200 {
 		t.Errorf("well-formed replay: %d %s", status, out)
+	}
+}
+
+// A stream stage's failure keeps the stage's own error: in the delivery
+// line, in the dead letter, and replay --verbose prints the stage's logs.
+func TestStreamFailureKeepsItsReason(t *testing.T) {
+	l := newLog()
+	app, _ := streamApp("reasons", l, triggers.Retries(1))
+	dir := t.TempDir()
+	env := start(t, app, dir, l, 1)
+	putEvents(t, env, "events", []Event{{ID: "n1", Mode: "fail"}})
+	idle(t, env)
+	_, _, dels := l.snapshot()
+	partial := 0
+	for _, d := range dels {
+		if d.Outcome == local.OutcomePartial {
+			partial++
+			if !strings.Contains(d.Error, "1 of 1 records reported failed") || !strings.Contains(d.Error, "record n1 refused") {
+				t.Errorf("delivery line error %q lacks the stage's error", d.Error)
+			}
+		}
+	}
+	if partial != 2 {
+		t.Errorf("%d partial deliveries, want 2", partial)
+	}
+	ls := letters(t, env)
+	if len(ls) != 1 || !strings.Contains(ls[0].Error, "record n1 refused") {
+		t.Fatalf("letters %+v: want one whose error names the stage's error", ls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	env.Close(ctx)
+
+	var out, errOut bytes.Buffer
+	cmd := local.Command{App: app, Name: "reasons", Stdout: &out, Stderr: &errOut}
+	if code := cmd.Run(context.Background(), []string{"replay", "--dir", dir, "--all", "--verbose"}); code != 0 {
+		t.Logf("replay exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "record n1 refused") || !strings.Contains(out.String(), "record n1 refused") {
+		t.Errorf("replay --verbose: stdout\n%s\nstderr\n%s\nwant the stage's error in both", out.String(), errOut.String())
+	}
+}
+
+// An in-process invocation that overran its timeout is stopped as Lambda
+// stops it: its context is cancelled at the deadline, and its later calls
+// through the handles are refused with an error that says why.
+func TestTimedOutInvocationIsStopped(t *testing.T) {
+	app := pipeline.New("timeouts")
+	b := app.Bucket("inbox")
+	late := make(chan error, 4)
+	pipeline.OnObject(app, "slow", b.Created(triggers.Prefix("in/"), triggers.Retries(0)), func(ctx context.Context, o triggers.Object) error {
+		time.Sleep(1500 * time.Millisecond) // ignores ctx, as CPU-bound code does
+		late <- b.Put(context.WithoutCancel(ctx), "late/"+o.Key, []byte("x"), "")
+		late <- b.Put(ctx, "late2/"+o.Key, []byte("x"), "")
+		return nil
+	}).Writes(b.Keys("late/", ""), b.Keys("late2/", "")).Timeout(time.Second)
+	l := newLog()
+	env := start(t, app, t.TempDir(), l, 1)
+	putObject(t, env.S3Client(), "inbox", "in/a")
+	for range 2 {
+		select {
+		case err := <-late:
+			if err == nil || !strings.Contains(err.Error(), "timed out") {
+				t.Errorf("a handle call after the timeout: err %v, want one saying the invocation timed out", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stage never returned")
+		}
+	}
+	idle(t, env)
+	out, err := env.S3Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("inbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Contents {
+		if strings.HasPrefix(*o.Key, "late") {
+			t.Errorf("the timed-out invocation wrote %s", *o.Key)
+		}
+	}
+	_, _, dels := l.snapshot()
+	if len(dels) == 0 || dels[0].Outcome != local.OutcomeTimeout {
+		t.Errorf("deliveries %+v, want a timeout first", dels)
 	}
 }

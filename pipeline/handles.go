@@ -66,6 +66,9 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Open streams an object; the caller closes it.
 func (b *Bucket) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := invocationEnded(ctx); err != nil {
+		return nil, err
+	}
 	name := b.PhysicalName(ctx)
 	out, err := b.S3(ctx).GetObject(ctx, &s3.GetObjectInput{Bucket: &name, Key: &key})
 	if err != nil {
@@ -76,6 +79,9 @@ func (b *Bucket) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // Put writes an object; contentType may be empty.
 func (b *Bucket) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	if err := invocationEnded(ctx); err != nil {
+		return err
+	}
 	name := b.PhysicalName(ctx)
 	in := &s3.PutObjectInput{Bucket: &name, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}
 	if contentType != "" {
@@ -89,6 +95,9 @@ func (b *Bucket) Put(ctx context.Context, key string, data []byte, contentType s
 
 // Delete removes an object (a delete marker on versioned buckets).
 func (b *Bucket) Delete(ctx context.Context, key string) error {
+	if err := invocationEnded(ctx); err != nil {
+		return err
+	}
 	name := b.PhysicalName(ctx)
 	if _, err := b.S3(ctx).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &name, Key: &key}); err != nil {
 		return fmt.Errorf("pipeline: delete s3://%s/%s: %w", name, key, err)
@@ -111,6 +120,9 @@ func (t *Table) DynamoDB(ctx context.Context) *dynamodb.Client {
 // Put writes an item, marshalled with attributevalue.MarshalMap
 // (`dynamodbav` tags).
 func (t *Table) Put(ctx context.Context, item any) error {
+	if err := invocationEnded(ctx); err != nil {
+		return err
+	}
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return fmt.Errorf("pipeline: put into table %s: marshal %T: %w", t.name, item, err)
@@ -128,6 +140,9 @@ var ErrNotFound = errors.New("pipeline: item not found")
 // Get reads the item with the given key (a struct or map holding the key
 // attributes) into out. It returns ErrNotFound when there is none.
 func (t *Table) Get(ctx context.Context, key, out any) error {
+	if err := invocationEnded(ctx); err != nil {
+		return err
+	}
 	k, err := attributevalue.MarshalMap(key)
 	if err != nil {
 		return fmt.Errorf("pipeline: get from table %s: marshal key %T: %w", t.name, key, err)
@@ -148,6 +163,9 @@ func (t *Table) Get(ctx context.Context, key, out any) error {
 
 // Delete removes the item with the given key.
 func (t *Table) Delete(ctx context.Context, key any) error {
+	if err := invocationEnded(ctx); err != nil {
+		return err
+	}
 	k, err := attributevalue.MarshalMap(key)
 	if err != nil {
 		return fmt.Errorf("pipeline: delete from table %s: marshal key %T: %w", t.name, key, err)

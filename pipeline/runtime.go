@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -31,7 +32,47 @@ func (s *Stage) Invoke(ctx context.Context, env *Env, payload []byte) ([]byte, e
 	}
 	inv.log = env.logger().With(slog.String("app", s.app.name), slog.String("stage", s.name), slog.String("request_id", inv.requestID))
 	ctx = context.WithValue(ctx, ctxKey{}, inv)
+	// At the deadline (or when the caller stops the invocation) the
+	// invocation ends: Lambda stops the function there. Code that goes on
+	// anyway, ignoring ctx, has its later handle calls refused.
+	end := &ending{}
+	ctx = context.WithValue(ctx, endingKey{}, end)
+	stop := context.AfterFunc(ctx, func() { end.set(s, inv.requestID, ctx) })
+	defer stop()
 	return s.h.invoke(ctx, inv, payload)
+}
+
+type endingKey struct{}
+
+// ending holds why an invocation ended before its stage returned.
+type ending struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *ending) set(s *Stage, requestID string, ctx context.Context) {
+	why := "was stopped"
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		why = fmt.Sprintf("timed out (the stage's timeout is %s)", s.Function().Timeout)
+	} else if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+		why = "ended: " + cause.Error()
+	}
+	e.mu.Lock()
+	e.err = fmt.Errorf("pipeline: stage %s: invocation %s %s; Lambda stops a function there, so this call is refused", s.name, requestID, why)
+	e.mu.Unlock()
+}
+
+// invocationEnded returns the error refusing a handle call made after the
+// invocation of ctx ended (timed out), even through a context that is not
+// cancelled (context.WithoutCancel), or nil.
+func invocationEnded(ctx context.Context) error {
+	e, _ := ctx.Value(endingKey{}).(*ending)
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }
 
 // handler returns the Lambda handler of a function serving the given
