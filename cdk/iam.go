@@ -184,6 +184,13 @@ func (f *fnPlan) policyStatements(a arns) (stmts []statement, wildcards []string
 		for _, acc := range accs {
 			if acc.Table != nil {
 				arns = appendNew(arns, a.tableARN(acc.Table))
+				// Queries of a table's secondary indexes are authorized
+				// on the index ARNs.
+				if sid == "ReadTables" && len(acc.Table.Indexes()) > 0 {
+					ix := a.tableARN(acc.Table) + "/index/*"
+					arns = appendNew(arns, ix)
+					wildcards = append(wildcards, ix)
+				}
 			}
 		}
 		if len(arns) > 0 {

@@ -342,6 +342,7 @@ func (p *Pipeline) addTables() {
 		if a := t.TTLAttribute(); a != "" {
 			props.TimeToLiveSpecification = &awsdynamodb.CfnTable_TimeToLiveSpecificationProperty{Enabled: jsii.Bool(true), AttributeName: jsii.String(a)}
 		}
+		addIndexes(props, t, attrs)
 		cfn := awsdynamodb.NewCfnTable(p, jsii.String(p.plan.ids.get(t.Name())+"Table"), props)
 		p.tables[t] = cfn
 		p.tableNames[t] = *cfn.Ref()

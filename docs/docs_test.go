@@ -29,6 +29,7 @@ var knownImports = map[string]string{
 	"testing":        "testing",
 	"time":           "time",
 	"aws":            "github.com/aws/aws-sdk-go-v2/aws",
+	"config":         "github.com/aws/aws-sdk-go-v2/config",
 	"attributevalue": "github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue",
 	"dynamodb":       "github.com/aws/aws-sdk-go-v2/service/dynamodb",
 	"types":          "github.com/aws/aws-sdk-go-v2/service/dynamodb/types",
@@ -44,6 +45,7 @@ var knownImports = map[string]string{
 	"cdk":            "github.com/nanopipe/nanopipe/cdk",
 	"nagcheck":       "github.com/nanopipe/nanopipe/cdk/nagcheck",
 	"app":            "github.com/nanopipe/nanopipe/examples/photos/app",
+	"expression":     "github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression",
 }
 
 type block struct {
@@ -53,6 +55,8 @@ type block struct {
 }
 
 var fence = regexp.MustCompile("^\\s*```")
+
+var fileOfModule = regexp.MustCompile(`^// File (\S+) \(module (\S+)\)`)
 
 // blocks extracts the ```go blocks of a Markdown file.
 func blocks(t *testing.T, root, rel string) []block {
@@ -214,6 +218,18 @@ func TestCodeBlocksCompile(t *testing.T) {
 		}
 		overlay[filepath.Join(root, dir, name)] = real
 	}
+	// A whole file may say where it lives in a user's module:
+	// "// File app/app.go (module example.com/orders)." Such a library
+	// package is built at that path under the snippets, and the guide's
+	// other files, on any page, import it by the user's module path.
+	modules := map[string]bool{}
+	for _, rel := range rels {
+		for _, b := range blocks(t, root, rel) {
+			if m := fileOfModule.FindStringSubmatch(b.code); m != nil {
+				modules[m[2]] = true
+			}
+		}
+	}
 	total := 0
 	for _, rel := range rels {
 		base := strings.Map(func(r rune) rune {
@@ -224,13 +240,22 @@ func TestCodeBlocksCompile(t *testing.T) {
 		}, strings.ToLower(strings.TrimSuffix(rel, ".md")))
 		fragDir := "docs/zz_snippets/" + base
 		frags := 0
-		for i, b := range blocks(t, root, rel) {
+		bs := blocks(t, root, rel)
+		for i, b := range bs {
 			total++
 			if wholeFile(b.code) {
 				dir := fmt.Sprintf("docs/zz_snippets/%s_file%d", base, i)
+				name := "main.go"
+				code := b.code
+				for m := range modules {
+					code = strings.ReplaceAll(code, `"`+m+`/`, `"github.com/nanopipe/nanopipe/docs/zz_snippets/modules/`+m+`/`)
+				}
+				if m := fileOfModule.FindStringSubmatch(b.code); m != nil && !regexp.MustCompile(`(?m)^package main$`).MatchString(b.code) {
+					dir, name = "docs/zz_snippets/modules/"+m[2]+"/"+filepath.Dir(m[1]), filepath.Base(m[1])
+				}
 				// Build constraints select builds; here every file compiles.
-				code := regexp.MustCompile(`(?m)^//go:build .*$`).ReplaceAllString(b.code, "")
-				add(dir, "main.go", fmt.Sprintf("//line %s:%d\n", b.file, b.line)+code)
+				code = regexp.MustCompile(`(?m)^//go:build .*$`).ReplaceAllString(code, "")
+				add(dir, name, fmt.Sprintf("//line %s:%d\n", b.file, b.line)+code)
 				pkgs = append(pkgs, "./"+dir)
 				continue
 			}

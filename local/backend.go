@@ -252,6 +252,7 @@ func (e *Environment) ensureTable(t dynamosrv.Table) error {
 		if t.StreamView != "" {
 			in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(t.StreamView)}
 		}
+		addIndexes(in, t.Indexes)
 		if _, err := c.CreateTable(ctx, in); err != nil {
 			return fmt.Errorf("local: create table %s in DynamoDB Local: %w", t.Name, err)
 		}
@@ -302,4 +303,35 @@ func backendFlags(fs *flag.FlagSet) (s3, dynamoDB *string) {
 	s3 = fs.String("s3", Embedded, "where buckets live: embedded, versitygw (started here, from .tools/bin), or versitygw:URL?webhook=127.0.0.1:PORT (a running gateway)")
 	dynamoDB = fs.String("dynamodb", Embedded, "where tables live: embedded, dynamodb-local (started here, from .tools/dynamodb-local), or dynamodb-local:URL (a running one, with -sharedDb)")
 	return s3, dynamoDB
+}
+
+// addIndexes adds a table's secondary indexes to its creation, projecting
+// every attribute.
+func addIndexes(in *dynamodb.CreateTableInput, ixs []dynamosrv.Index) {
+	defined := map[string]bool{}
+	for _, d := range in.AttributeDefinitions {
+		defined[aws.ToString(d.AttributeName)] = true
+	}
+	for _, ix := range ixs {
+		var ks []types.KeySchemaElement
+		for _, k := range []struct {
+			d    *dynamosrv.KeyDef
+			role types.KeyType
+		}{{&ix.PK, types.KeyTypeHash}, {ix.SK, types.KeyTypeRange}} {
+			if k.d == nil {
+				continue
+			}
+			ks = append(ks, types.KeySchemaElement{AttributeName: aws.String(k.d.Name), KeyType: k.role})
+			if !defined[k.d.Name] {
+				defined[k.d.Name] = true
+				in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k.d.Name), AttributeType: types.ScalarAttributeType(k.d.Type)})
+			}
+		}
+		p := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+		if ix.Local {
+			in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{IndexName: aws.String(ix.Name), KeySchema: ks, Projection: p})
+		} else {
+			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{IndexName: aws.String(ix.Name), KeySchema: ks, Projection: p})
+		}
+	}
 }

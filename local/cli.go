@@ -46,8 +46,8 @@ type Command struct {
 	// sample and reporting what the stages produced. say prints a line.
 	Demo func(ctx context.Context, env *Environment, say func(string)) error
 	// Package is the Go package of the app's Lambda main, which dev --rie
-	// and --watch build; "" is this binary's own main package (whose
-	// -tags lambda.norpc build is the Lambda main, as in examples/photos).
+	// and --watch build; "" is this binary's own main package, which
+	// serves Lambda itself (as in examples/photos).
 	Package string
 	Stdout  io.Writer
 	Stderr  io.Writer
@@ -199,7 +199,22 @@ func describeTrigger(s *pipeline.Stage) string {
 		}
 		kinds = strings.Join(ks, ",")
 	}
-	return fmt.Sprintf("stream of table %s (%s, batch %d)", t.Table, kinds, t.BatchSize)
+	extra := ""
+	var filters []string
+	for _, f := range t.Filters {
+		var conds []string
+		for _, c := range f.Conditions() {
+			conds = append(conds, c.Attr().String()+" "+c.String())
+		}
+		filters = append(filters, strings.Join(conds, " and "))
+	}
+	if len(filters) > 0 {
+		extra += ", where " + strings.Join(filters, " or ")
+	}
+	if t.Bisect {
+		extra += ", bisect"
+	}
+	return fmt.Sprintf("stream of table %s (%s, batch %d%s)", t.Table, kinds, t.BatchSize, extra)
 }
 
 func (c *Command) banner(p *printer, env *Environment, dir string) {
@@ -225,9 +240,16 @@ func (c *Command) banner(p *printer, env *Environment, dir string) {
 		fmt.Fprintf(tw, "  bucket\t%s\n", bk.Name())
 	}
 	for _, t := range app.Tables() {
-		extra := ""
+		var notes []string
 		if v := t.StreamView(); v != "" {
-			extra = "  (stream " + string(v) + ")"
+			notes = append(notes, "stream "+string(v))
+		}
+		for _, ix := range t.Indexes() {
+			notes = append(notes, "index "+ix.Name())
+		}
+		extra := ""
+		if len(notes) > 0 {
+			extra = "  (" + strings.Join(notes, ", ") + ")"
 		}
 		fmt.Fprintf(tw, "  table\t%s%s\n", t.Name(), extra)
 	}

@@ -50,8 +50,7 @@ func (f *runtimeFlags) apply(c *Command, opts *Options) error {
 }
 
 // mainPackage is the import path of the running binary's main package:
-// the app's binary, whose Lambda build (-tags lambda.norpc) is the app's
-// Lambda main.
+// the app's one binary, which also serves Lambda.
 func mainPackage() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok || bi.Path == "" || bi.Path == "command-line-arguments" || strings.HasSuffix(bi.Path, ".test") {

@@ -19,8 +19,8 @@
 // ready-to-paste AWS CLI commands and a line per delivery, and a summary
 // when stopped. State (objects, items, stream records, queued events,
 // stream checkpoints, dead letters) is kept under --dir and survives a
-// restart. The Lambda build of the same binary (-tags lambda.norpc) does
-// not link this package.
+// restart. The same binary serves Lambda when it runs there (Command.Main),
+// so an app has one main.
 //
 // # Delivery
 //

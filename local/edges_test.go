@@ -58,7 +58,7 @@ func TestCleanStopLosesNothing(t *testing.T) {
 		default:
 		}
 		time.Sleep(800 * time.Millisecond)
-		return b.Put(ctx, "mid/slow", []byte("x"), "")
+		return b.Put(ctx, "mid/slow", []byte("x"))
 	}).Writes(b.Keys("mid/", ""))
 	pipeline.OnObject(app, "mid", b.Created(triggers.Prefix("mid/")), func(ctx context.Context, o triggers.Object) error {
 		c.add(o.Key)
@@ -223,8 +223,8 @@ func TestTimedOutInvocationIsStopped(t *testing.T) {
 	late := make(chan error, 4)
 	pipeline.OnObject(app, "slow", b.Created(triggers.Prefix("in/"), triggers.Retries(0)), func(ctx context.Context, o triggers.Object) error {
 		time.Sleep(1500 * time.Millisecond) // ignores ctx, as CPU-bound code does
-		late <- b.Put(context.WithoutCancel(ctx), "late/"+o.Key, []byte("x"), "")
-		late <- b.Put(ctx, "late2/"+o.Key, []byte("x"), "")
+		late <- b.Put(context.WithoutCancel(ctx), "late/"+o.Key, []byte("x"))
+		late <- b.Put(ctx, "late2/"+o.Key, []byte("x"))
 		return nil
 	}).Writes(b.Keys("late/", ""), b.Keys("late2/", "")).Timeout(time.Second)
 	l := newLog()

@@ -226,6 +226,14 @@ func (e *Environment) createResources() error {
 			k := keyDef(*sk)
 			spec.SK = &k
 		}
+		for _, ix := range t.Indexes() {
+			d := dynamosrv.Index{Name: ix.Name(), PK: keyDef(ix.Partition()), Local: !ix.Global()}
+			if sk := ix.Sort(); sk != nil {
+				k := keyDef(*sk)
+				d.SK = &k
+			}
+			spec.Indexes = append(spec.Indexes, d)
+		}
 		if err := e.ensureTable(spec); err != nil {
 			return fmt.Errorf("local: create table %s: %w", t.Name(), err)
 		}

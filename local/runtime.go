@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/nanopipe/nanopipe/local/internal/access"
+	"github.com/nanopipe/nanopipe/internal/access"
 	"github.com/nanopipe/nanopipe/local/internal/awsconf"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/rie"

@@ -34,7 +34,7 @@ func soakApp() *pipeline.App {
 		if rand.Float64() < 0.1 {
 			return errors.New("injected fault")
 		}
-		return b.Put(ctx, "out/"+strings.TrimPrefix(o.Key, "in/"), []byte("x"), "")
+		return b.Put(ctx, "out/"+strings.TrimPrefix(o.Key, "in/"), []byte("x"))
 	}).Writes(b.Keys("out/", ""))
 	return app
 }

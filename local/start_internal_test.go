@@ -28,7 +28,7 @@ func TestWriteDuringStartHasItsEvent(t *testing.T) {
 		return nil
 	})
 	tb := app.Table("items", pipeline.PartitionKey("id", pipeline.String))
-	pipeline.OnChange(app, "index", tb.Changes(), func(ctx context.Context, c triggers.Change[struct{}]) error { return nil })
+	pipeline.OnChange(app, "index", tb.Changes(), func(ctx context.Context, c triggers.Change[startItem]) error { return nil })
 	type result struct {
 		status int
 		err    error
@@ -74,4 +74,8 @@ func TestWriteDuringStartHasItsEvent(t *testing.T) {
 	if seen["early"] != 1 {
 		t.Errorf("the PUT acknowledged during start was delivered %d times, want 1", seen["early"])
 	}
+}
+
+type startItem struct {
+	ID string `dynamodbav:"id"`
 }

@@ -72,4 +72,14 @@
 // environment itself. Logs are JSON lines from log/slog carrying the app,
 // stage, request id, event id, outcome and duration; Logger(ctx) gives the
 // stage the same logger.
+//
+// # Handles
+//
+// Table.Get, Delete and Update take the item, a change's Keys or a key
+// map; Update, Query (of a table or of an Index declared with
+// GlobalIndex or LocalIndex) and If conditions are built with
+// aws-sdk-go-v2's feature/dynamodb/expression. Outside a running stage a
+// handle reaches AWS only through a context bound with WithEnv (a test
+// harness's context is one); otherwise it returns ErrNoEnv and sends
+// nothing.
 package pipeline

@@ -80,10 +80,10 @@ func ExampleOnChange() {
 			return nil
 		})
 
-	r1 := pipelinetest.Insert(orders, Order{ID: "o-1", Total: 20})
-	r2 := pipelinetest.Insert(orders, Order{ID: "o-2", Total: -1})
-	r3 := pipelinetest.Insert(orders, Order{ID: "o-3", Total: 5})
-	res := pipelinetest.Invoke(context.Background(), ship, pipelinetest.NewEnv(""), pipelinetest.StreamEvent(r1, r2, r3))
+	r1 := pipelinetest.InsertedItem(orders, Order{ID: "o-1", Total: 20})
+	r2 := pipelinetest.InsertedItem(orders, Order{ID: "o-2", Total: -1})
+	r3 := pipelinetest.InsertedItem(orders, Order{ID: "o-3", Total: 5})
+	res := pipelinetest.New(nil, app, "").Invoke(ship, pipelinetest.StreamEvent(r1, r2, r3))
 
 	fmt.Println(len(res.Failed), res.Failed[0] == r2.SequenceNumber(), res.Failed[1] == r3.SequenceNumber())
 	// Output:
@@ -101,8 +101,8 @@ func ExampleOnObject() {
 			fmt.Printf("%s %q %d bytes\n", o.Event, o.Key, o.Size)
 			return nil
 		})
-	payload := pipelinetest.S3Event(pipelinetest.Created(inbox, "reports/Q1 summary (final).pdf", []byte("%PDF-1.7")))
-	res := pipelinetest.Invoke(context.Background(), index, pipelinetest.NewEnv(""), payload)
+	payload := pipelinetest.S3Event(pipelinetest.CreatedObject(inbox, "reports/Q1 summary (final).pdf", []byte("%PDF-1.7")))
+	res := pipelinetest.New(nil, app, "").Invoke(index, payload)
 	fmt.Println(res.OK())
 	// Output:
 	// ObjectCreated:Put "reports/Q1 summary (final).pdf" 8 bytes

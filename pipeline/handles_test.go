@@ -29,7 +29,7 @@ func TestHandles(t *testing.T) {
 		}
 		steps = append(steps, "get:"+string(data))
 		out := "out/" + strings.TrimPrefix(o.Key, "in/")
-		if err := files.Put(ctx, out, append(data, '!'), "text/plain"); err != nil {
+		if err := files.Put(ctx, out, append(data, '!'), pipeline.ContentType("text/plain")); err != nil {
 			return err
 		}
 		if err := items.Put(ctx, item{ID: o.Key, Status: "copied", Size: int(o.Size)}); err != nil {
@@ -50,7 +50,7 @@ func TestHandles(t *testing.T) {
 			return err
 		}
 		// Not declared: refused locally as IAM would refuse it deployed.
-		if err := files.Put(ctx, "elsewhere/x", nil, ""); err == nil || !strings.Contains(err.Error(), `add .Writes(<bucket handles-files>.Keys("elsewhere/", ""))`) {
+		if err := files.Put(ctx, "elsewhere/x", nil); err == nil || !strings.Contains(err.Error(), `add .Writes(<bucket handles-files>.Keys("elsewhere/", ""))`) {
 			return errors.New("undeclared write: " + errString(err))
 		}
 		return nil

@@ -85,10 +85,10 @@ func TestMainServesLambda(t *testing.T) {
 	app := pipeline.New("rtapp")
 	files := app.Bucket("rtapp-files")
 	things := app.Table("things", pipeline.PartitionKey("id", pipeline.String))
-	ok1 := pipelinetest.Insert(things, item{ID: "ok"})
-	fail := pipelinetest.Insert(things, item{ID: "fail"})
-	ok2 := pipelinetest.Insert(things, item{ID: "ok2"})
-	pnc := pipelinetest.Insert(things, item{ID: "panic"})
+	ok1 := pipelinetest.InsertedItem(things, item{ID: "ok"})
+	fail := pipelinetest.InsertedItem(things, item{ID: "fail"})
+	ok2 := pipelinetest.InsertedItem(things, item{ID: "ok2"})
+	pnc := pipelinetest.InsertedItem(things, item{ID: "panic"})
 
 	api := &runtimeAPI{answers: make(chan answer, 10), initErr: make(chan string, 1), queue: [][]byte{
 		pipelinetest.StreamEvent(ok1, fail, ok2),
@@ -178,8 +178,8 @@ func TestMainServesLambda(t *testing.T) {
 
 	t.Run("S3 failure is a function error", func(t *testing.T) {
 		api := &runtimeAPI{answers: make(chan answer, 10), initErr: make(chan string, 1), queue: [][]byte{
-			pipelinetest.S3Event(pipelinetest.Created(files, "bad file.txt", nil)),
-			pipelinetest.S3Event(pipelinetest.Created(files, "good.txt", nil)),
+			pipelinetest.S3Event(pipelinetest.CreatedObject(files, "bad file.txt", nil)),
+			pipelinetest.S3Event(pipelinetest.CreatedObject(files, "good.txt", nil)),
 		}}
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		srv := &http.Server{Handler: api}

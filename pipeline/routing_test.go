@@ -45,7 +45,7 @@ func TestGroupTakesEndOfWindowInvocation(t *testing.T) {
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	env := pipelinetest.NewEnv("")
+	env := pipelinetest.New(t, a, "").Env
 	payload := []byte(strings.Replace(windowFinal, "stream-ARN", pipelinetest.StreamARN(tb), 1))
 	for _, stages := range [][]*pipeline.Stage{{sum, other}, {sum}} {
 		h, err := plumbing.Handler(a, env, stages)
@@ -84,22 +84,22 @@ func TestSingleStageFunctionChecksItsPayload(t *testing.T) {
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	env := pipelinetest.NewEnv("")
+	env := pipelinetest.New(t, a, "").Env
 	elsewhere := pipeline.New("elsewhere").Bucket("not-uploads")
-	insert := string(pipelinetest.StreamEvent(pipelinetest.Insert(tb, item{ID: "x"})))
+	insert := string(pipelinetest.StreamEvent(pipelinetest.InsertedItem(tb, item{ID: "x"})))
 	cases := []struct {
 		name    string
 		stage   *pipeline.Stage
 		payload string
 		want    string
 	}{
-		{"S3 notification to a stream stage", idx, string(pipelinetest.S3Event(pipelinetest.Created(up, "in/a.jpg", nil))), "no stage of index takes"},
-		{"batch of another table", idx, string(pipelinetest.StreamEvent(pipelinetest.Insert(others, item{ID: "y"}))), "table \"others\""},
+		{"S3 notification to a stream stage", idx, string(pipelinetest.S3Event(pipelinetest.CreatedObject(up, "in/a.jpg", nil))), "no stage of index takes"},
+		{"batch of another table", idx, string(pipelinetest.StreamEvent(pipelinetest.InsertedItem(others, item{ID: "y"}))), "table \"others\""},
 		{"stream batch to an S3 stage", jpg, insert, "no stage of jpg is triggered by stream"},
-		{"another bucket", jpg, string(pipelinetest.S3Event(pipelinetest.Created(elsewhere, "in/a.jpg", nil))), "no stage of jpg takes ObjectCreated:Put s3://not-uploads/in/a.jpg"},
-		{"outside the prefix", jpg, string(pipelinetest.S3Event(pipelinetest.Created(up, "out/a.jpg", nil))), "s3://uploads/out/a.jpg"},
-		{"outside the suffix", jpg, string(pipelinetest.S3Event(pipelinetest.Created(up, "in/a.png", nil))), "s3://uploads/in/a.png"},
-		{"another event type", jpg, string(pipelinetest.S3Event(pipelinetest.CreatedBy(up, triggers.S3Event("s3:ObjectRemoved:Delete"), "in/a.jpg", 0))), "ObjectRemoved:Delete"},
+		{"another bucket", jpg, string(pipelinetest.S3Event(pipelinetest.CreatedObject(elsewhere, "in/a.jpg", nil))), "no stage of jpg takes ObjectCreated:Put s3://not-uploads/in/a.jpg"},
+		{"outside the prefix", jpg, string(pipelinetest.S3Event(pipelinetest.CreatedObject(up, "out/a.jpg", nil))), "s3://uploads/out/a.jpg"},
+		{"outside the suffix", jpg, string(pipelinetest.S3Event(pipelinetest.CreatedObject(up, "in/a.png", nil))), "s3://uploads/in/a.png"},
+		{"another event type", jpg, string(pipelinetest.S3Event(pipelinetest.CreatedObjectBy(up, triggers.S3Event("s3:ObjectRemoved:Delete"), "in/a.jpg", 0))), "ObjectRemoved:Delete"},
 		{"a record without dynamodb", idx, strings.Replace(insert, `"dynamodb"`, `"dynamo"`, 1), "has no dynamodb member"},
 		{"an unknown eventName", idx, strings.Replace(insert, `"INSERT"`, `"UPSERT"`, 1), `eventName "UPSERT"`},
 		{"neither S3 nor a stream", idx, `{"hello":"world"}`, "neither an S3 notification nor a DynamoDB stream batch"},
@@ -124,7 +124,7 @@ func TestSingleStageFunctionChecksItsPayload(t *testing.T) {
 	for _, c := range []struct {
 		stage   *pipeline.Stage
 		payload []byte
-	}{{jpg, pipelinetest.S3Event(pipelinetest.Created(up, "in/a.jpg", nil))}, {idx, []byte(insert)}} {
+	}{{jpg, pipelinetest.S3Event(pipelinetest.CreatedObject(up, "in/a.jpg", nil))}, {idx, []byte(insert)}} {
 		ran = 0
 		h, _ := plumbing.Handler(a, env, []*pipeline.Stage{c.stage})
 		if _, err := h.Invoke(context.Background(), c.payload); err != nil || ran != 1 {

@@ -73,7 +73,7 @@ func TestChangeStageReportsFirstFailureAndEverythingAfter(t *testing.T) {
 
 	var recs []pipelinetest.StreamRecord
 	for _, it := range items(5) {
-		recs = append(recs, pipelinetest.Insert(tb, it))
+		recs = append(recs, pipelinetest.InsertedItem(tb, it))
 	}
 	res := h.Invoke(st, pipelinetest.StreamEvent(recs...))
 	if res.Err != nil {
@@ -133,9 +133,9 @@ func TestUndecodableRecordFailsFromThere(t *testing.T) {
 		Size string `dynamodbav:"size"` // a string where item has a number
 	}
 	recs := []pipelinetest.StreamRecord{
-		pipelinetest.Insert(tb, item{ID: "a"}),
-		pipelinetest.Insert(tb, wrong{ID: "b", Size: "large"}),
-		pipelinetest.Insert(tb, item{ID: "c"}),
+		pipelinetest.InsertedItem(tb, item{ID: "a"}),
+		pipelinetest.InsertedItem(tb, wrong{ID: "b", Size: "large"}),
+		pipelinetest.InsertedItem(tb, item{ID: "c"}),
 	}
 	res := pipelinetest.New(t, a, "").Invoke(st, pipelinetest.StreamEvent(recs...))
 	if res.Err != nil {
@@ -176,7 +176,7 @@ func TestObjectStage(t *testing.T) {
 	})
 	h := pipelinetest.New(t, a, "")
 
-	res := h.Invoke(st, pipelinetest.S3Event(pipelinetest.Created(b, "in/my photo+1 (2).jpg", []byte("x"))))
+	res := h.Invoke(st, pipelinetest.S3Event(pipelinetest.CreatedObject(b, "in/my photo+1 (2).jpg", []byte("x"))))
 	if !res.OK() {
 		t.Fatal(res.Err)
 	}
@@ -186,9 +186,9 @@ func TestObjectStage(t *testing.T) {
 
 	rec = recorder{}
 	res = h.Invoke(st, pipelinetest.S3Event(
-		pipelinetest.Created(b, "in/bad.jpg", nil),
-		pipelinetest.Created(b, "in/good.jpg", nil),
-		pipelinetest.Created(b, "in/panic.jpg", nil),
+		pipelinetest.CreatedObject(b, "in/bad.jpg", nil),
+		pipelinetest.CreatedObject(b, "in/good.jpg", nil),
+		pipelinetest.CreatedObject(b, "in/panic.jpg", nil),
 	))
 	if got := rec.list(); len(got) != 3 {
 		t.Errorf("processed %v: every record of the event must be processed", got)
@@ -219,7 +219,7 @@ func TestBatchStage(t *testing.T) {
 	h := pipelinetest.New(t, a, "")
 	var recs []pipelinetest.StreamRecord
 	for _, it := range items(4) {
-		recs = append(recs, pipelinetest.Modify(tb, it, it))
+		recs = append(recs, pipelinetest.ModifiedItem(tb, it, it))
 	}
 	payload := pipelinetest.StreamEvent(recs...)
 
@@ -248,7 +248,7 @@ func TestTumblingWindowStateIsCarried(t *testing.T) {
 		b.State["total"] = fmt.Sprint(total)
 		return nil
 	})
-	recs := []pipelinetest.StreamRecord{pipelinetest.Insert(tb, item{ID: "a", Size: 5}), pipelinetest.Insert(tb, item{ID: "b", Size: 7})}
+	recs := []pipelinetest.StreamRecord{pipelinetest.InsertedItem(tb, item{ID: "a", Size: 5}), pipelinetest.InsertedItem(tb, item{ID: "b", Size: 7})}
 	payload, _ := json.Marshal(map[string]any{
 		"Records":                recs,
 		"window":                 map[string]string{"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z"},
@@ -276,10 +276,10 @@ func TestRawHandlers(t *testing.T) {
 		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[1].Change.SequenceNumber}}}, nil
 	})
 	h := pipelinetest.New(t, a, "")
-	if res := h.Invoke(s3st, pipelinetest.S3Event(pipelinetest.Created(b, "a b.txt", nil))); !res.OK() || gotKey != "a+b.txt" {
+	if res := h.Invoke(s3st, pipelinetest.S3Event(pipelinetest.CreatedObject(b, "a b.txt", nil))); !res.OK() || gotKey != "a+b.txt" {
 		t.Errorf("raw S3 stage: %v, key %q (raw events keep S3's encoding)", res.Err, gotKey)
 	}
-	recs := []pipelinetest.StreamRecord{pipelinetest.Insert(tb, item{ID: "a"}), pipelinetest.Insert(tb, item{ID: "b"})}
+	recs := []pipelinetest.StreamRecord{pipelinetest.InsertedItem(tb, item{ID: "a"}), pipelinetest.InsertedItem(tb, item{ID: "b"})}
 	if res := h.Invoke(ddbst, pipelinetest.StreamEvent(recs...)); !slices.Equal(res.Failed, seqs(recs[1:])) {
 		t.Errorf("raw stream stage failures %v", res.Failed)
 	}
@@ -308,7 +308,7 @@ func TestGroupRouting(t *testing.T) {
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	env := pipelinetest.NewEnv("")
+	env := pipelinetest.New(t, a, "").Env
 	env.Buckets = map[string]string{"uploads": "rt-prod-uploads-x1"}
 	env.Tables = map[string]string{"items": "rt-prod-items-x1"}
 	handler, err := plumbing.Handler(a, env, []*pipeline.Stage{jpg, png, idx})
@@ -320,10 +320,10 @@ func TestGroupRouting(t *testing.T) {
 	pb := phys.Bucket("rt-prod-uploads-x1")
 	pt := phys.Table("rt-prod-items-x1", pipeline.PartitionKey("id", pipeline.String))
 
-	if _, err := handler.Invoke(ctx, pipelinetest.S3Event(pipelinetest.Created(pb, "a.png", nil), pipelinetest.Created(pb, "b.jpg", nil))); err != nil {
+	if _, err := handler.Invoke(ctx, pipelinetest.S3Event(pipelinetest.CreatedObject(pb, "a.png", nil), pipelinetest.CreatedObject(pb, "b.jpg", nil))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := handler.Invoke(ctx, pipelinetest.StreamEvent(pipelinetest.Insert(pt, item{ID: "x"}))); err != nil {
+	if _, err := handler.Invoke(ctx, pipelinetest.StreamEvent(pipelinetest.InsertedItem(pt, item{ID: "x"}))); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"jpg:b.jpg", "png:a.png", "index:x@rt-prod-items-x1"}
@@ -335,13 +335,13 @@ func TestGroupRouting(t *testing.T) {
 	}
 
 	t.Run("unclaimed records are errors", func(t *testing.T) {
-		_, err := handler.Invoke(ctx, pipelinetest.S3Event(pipelinetest.Created(pb, "c.gif", nil)))
+		_, err := handler.Invoke(ctx, pipelinetest.S3Event(pipelinetest.CreatedObject(pb, "c.gif", nil)))
 		if err == nil || !strings.Contains(err.Error(), "no stage of jpg,png,index takes ObjectCreated:Put s3://rt-prod-uploads-x1/c.gif") {
 			t.Errorf("err = %v", err)
 		}
 		po := phys.Table("rt-prod-others-x1", pipeline.PartitionKey("id", pipeline.String))
 		_ = other
-		_, err = handler.Invoke(ctx, pipelinetest.StreamEvent(pipelinetest.Insert(po, item{ID: "y"})))
+		_, err = handler.Invoke(ctx, pipelinetest.StreamEvent(pipelinetest.InsertedItem(po, item{ID: "y"})))
 		if err == nil || !strings.Contains(err.Error(), "rt-prod-others-x1") {
 			t.Errorf("err = %v", err)
 		}
@@ -418,15 +418,19 @@ func TestLogsAndHandles(t *testing.T) {
 		return nil
 	}).Reads(b)
 	var buf bytes.Buffer
-	env := pipelinetest.NewEnv("")
+	env := pipelinetest.New(t, a, "").Env
 	env.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
 	env.Buckets = map[string]string{"uploads": "uploads-phys"}
 	env.Tables = map[string]string{"items": "items-phys"}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-123"})
-	recs := []pipelinetest.StreamRecord{pipelinetest.Insert(tb, item{ID: "ok"}), pipelinetest.Insert(tb, item{ID: "bad"})}
-	res := pipelinetest.Invoke(ctx, st, env, pipelinetest.StreamEvent(recs...))
-	if !slices.Equal(res.Failed, seqs(recs[1:])) {
-		t.Fatalf("failures %v", res.Failed)
+	recs := []pipelinetest.StreamRecord{pipelinetest.InsertedItem(tb, item{ID: "ok"}), pipelinetest.InsertedItem(tb, item{ID: "bad"})}
+	resp, err := st.Invoke(ctx, env, pipelinetest.StreamEvent(recs...))
+	var res events.DynamoDBEventResponse
+	if err != nil || json.Unmarshal(resp, &res) != nil {
+		t.Fatalf("invoke: %v, response %s", err, resp)
+	}
+	if len(res.BatchItemFailures) != 1 || res.BatchItemFailures[0].ItemIdentifier != seqs(recs[1:])[0] {
+		t.Fatalf("failures %v", res.BatchItemFailures)
 	}
 	if want := []string{"uploads-phys", "items-phys", "index"}; !slices.Equal(names[:3], want) {
 		t.Errorf("handles resolved %v, want %v", names[:3], want)

@@ -84,6 +84,9 @@ func (a *App) addStage(name string, s *Stage, fnNil bool) *Stage {
 		if err := s.stream.Err(); err != nil {
 			a.fail(fmt.Errorf("pipeline: stage %q on table %q: %w", name, s.stream.Table, err))
 		}
+		for _, err := range s.checkKeys() {
+			a.fail(err)
+		}
 	}
 	if a.claim(name, "stage") {
 		a.stages = append(a.stages, s)

@@ -32,22 +32,22 @@ func next() int64 { return seq.Add(1) }
 // ObjectRecord is one S3 event record, as S3 writes it into a notification.
 type ObjectRecord map[string]any
 
-// Created builds an ObjectCreated:Put record for key in bucket b, with the
+// CreatedObject builds an ObjectCreated:Put record for key in bucket b, with the
 // size and ETag of body. The key is form-encoded as S3 does.
-func Created(b *pipeline.Bucket, key string, body []byte) ObjectRecord {
+func CreatedObject(b *pipeline.Bucket, key string, body []byte) ObjectRecord {
 	sum := md5.Sum(body)
 	return objectRecord(b, "ObjectCreated:Put", key, int64(len(body)), hex.EncodeToString(sum[:]))
 }
 
-// CreatedBy builds an ObjectCreated record of the given sub-event (such as
+// CreatedObjectBy builds an ObjectCreated record of the given sub-event (such as
 // triggers.ObjectCreatedCopy) for key, with the given size.
-func CreatedBy(b *pipeline.Bucket, event triggers.S3Event, key string, size int64) ObjectRecord {
+func CreatedObjectBy(b *pipeline.Bucket, event triggers.S3Event, key string, size int64) ObjectRecord {
 	name := string(event)[len("s3:"):]
 	return objectRecord(b, name, key, size, fmt.Sprintf("%032x", next()))
 }
 
-// Removed builds an ObjectRemoved:Delete record for key.
-func Removed(b *pipeline.Bucket, key string) ObjectRecord {
+// RemovedObject builds an ObjectRemoved:Delete record for key.
+func RemovedObject(b *pipeline.Bucket, key string) ObjectRecord {
 	return objectRecord(b, "ObjectRemoved:Delete", key, 0, "")
 }
 
@@ -91,19 +91,19 @@ func S3Event(records ...ObjectRecord) []byte {
 // StreamRecord is one DynamoDB stream record, as Lambda delivers it.
 type StreamRecord map[string]any
 
-// Insert builds an INSERT record of item in table t. The keys are taken from
+// InsertedItem builds an INSERT record of item in table t. The keys are taken from
 // the item by the table's key schema.
-func Insert[T any](t *pipeline.Table, item T) StreamRecord {
+func InsertedItem[T any](t *pipeline.Table, item T) StreamRecord {
 	return streamRecord(t, triggers.Insert, nil, marshal(item))
 }
 
-// Modify builds a MODIFY record from old to new.
-func Modify[T any](t *pipeline.Table, old, new T) StreamRecord {
+// ModifiedItem builds a MODIFY record from old to new.
+func ModifiedItem[T any](t *pipeline.Table, old, new T) StreamRecord {
 	return streamRecord(t, triggers.Modify, marshal(old), marshal(new))
 }
 
-// Remove builds a REMOVE record of old.
-func Remove[T any](t *pipeline.Table, old T) StreamRecord {
+// RemovedItem builds a REMOVE record of old.
+func RemovedItem[T any](t *pipeline.Table, old T) StreamRecord {
 	return streamRecord(t, triggers.Remove, marshal(old), nil)
 }
 

@@ -28,7 +28,7 @@ func TestEventsReadAsLambdaEvents(t *testing.T) {
 	tb := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
 
 	var s3ev events.S3Event
-	if err := json.Unmarshal(pipelinetest.S3Event(pipelinetest.Created(b, "in/a b.jpg", []byte("abc")), pipelinetest.Removed(b, "in/old.jpg")), &s3ev); err != nil {
+	if err := json.Unmarshal(pipelinetest.S3Event(pipelinetest.CreatedObject(b, "in/a b.jpg", []byte("abc")), pipelinetest.RemovedObject(b, "in/old.jpg")), &s3ev); err != nil {
 		t.Fatal(err)
 	}
 	r := s3ev.Records[0]
@@ -42,7 +42,7 @@ func TestEventsReadAsLambdaEvents(t *testing.T) {
 
 	old := photo{Album: "trip", ID: "1", Tags: []string{"sea"}, Size: 10}
 	nu := photo{Album: "trip", ID: "1", Tags: []string{"sea", "sun"}, Size: 12}
-	recs := []pipelinetest.StreamRecord{pipelinetest.Insert(tb, old), pipelinetest.Modify(tb, old, nu), pipelinetest.Remove(tb, nu)}
+	recs := []pipelinetest.StreamRecord{pipelinetest.InsertedItem(tb, old), pipelinetest.ModifiedItem(tb, old, nu), pipelinetest.RemovedItem(tb, nu)}
 	var ddb events.DynamoDBEvent
 	if err := json.Unmarshal(pipelinetest.StreamEvent(recs...), &ddb); err != nil {
 		t.Fatal(err)
@@ -71,15 +71,15 @@ func TestStreamViewOfTheTable(t *testing.T) {
 	app := pipeline.New("t")
 	tb := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.Stream(pipeline.ViewKeysOnly))
 	var ddb events.DynamoDBEvent
-	json.Unmarshal(pipelinetest.StreamEvent(pipelinetest.Insert(tb, photo{Album: "a"})), &ddb)
+	json.Unmarshal(pipelinetest.StreamEvent(pipelinetest.InsertedItem(tb, photo{Album: "a"})), &ddb)
 	if c := ddb.Records[0].Change; c.NewImage != nil || c.StreamViewType != "KEYS_ONLY" || c.Keys["album"].String() != "a" {
 		t.Errorf("KEYS_ONLY record %+v", c)
 	}
 }
 
 // A test of a user's stage: the harness builds the batch Lambda would send
-// and invokes the stage exactly as the runtime does.
-func ExampleInvoke() {
+// and invokes the stage through the runtime's handler.
+func ExampleHarness_Invoke() {
 	app := pipeline.New("albums")
 	photos := app.Table("photos", pipeline.PartitionKey("album", pipeline.String), pipeline.SortKey("id", pipeline.String))
 	tag := pipeline.OnChange(app, "tag", photos.Changes(triggers.Modify),
@@ -93,8 +93,8 @@ func ExampleInvoke() {
 
 	before := photo{Album: "trip", ID: "1", Tags: []string{"sea"}}
 	after := photo{Album: "trip", ID: "1", Tags: []string{"sea", "sun", "sand"}}
-	bad := pipelinetest.Modify(photos, before, after)
-	res := pipelinetest.Invoke(context.Background(), tag, pipelinetest.NewEnv(""), pipelinetest.StreamEvent(bad))
+	bad := pipelinetest.ModifiedItem(photos, before, after)
+	res := pipelinetest.New(nil, app, "").Invoke(tag, pipelinetest.StreamEvent(bad))
 	fmt.Println(res.Failed[0] == bad.SequenceNumber())
 	// Output:
 	// MODIFY [sea] -> [sea sun sand]

@@ -135,7 +135,7 @@ func (a *archiver) run(ctx context.Context, c triggers.Change[rawImage]) error {
 		return fmt.Errorf("archive: record %s: %w", c.EventID, err)
 	}
 	key := a.objectKey(c.Keys, doc.RemovedAt, c.SequenceNumber)
-	if err := a.dst.Put(ctx, key, append(body, '\n'), "application/json"); err != nil {
+	if err := a.dst.Put(ctx, key, append(body, '\n'), pipeline.ContentType("application/json")); err != nil {
 		return fmt.Errorf("archive removed item of table %s: %w", a.table.Name(), err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/avfields"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -24,7 +25,7 @@ type rowType struct {
 }
 
 type fieldInfo struct {
-	index []int
+	field avfields.Field
 	typ   reflect.Type
 	name  string // Go field path, for messages
 }
@@ -45,42 +46,37 @@ func newRowType[T any]() (*rowType, error) {
 	case t.Kind() != reflect.Struct:
 		return nil, fmt.Errorf("row type %v is neither a struct nor map[string]any / map[string]string", t)
 	}
-	rt.walk(t, nil, "")
+	rt.walk(t)
 	return rt, nil
 }
 
-func (rt *rowType) walk(t reflect.Type, index []int, path string) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() && !f.Anonymous {
+// walk maps the attributes of struct t (package avfields: attributevalue's
+// rules, embedded structs included) to columns: a field's `csv` tag, else
+// its attribute name; "-" leaves the field out of the columns, though the
+// item still has the attribute.
+func (rt *rowType) walk(t reflect.Type) {
+	for _, f := range avfields.Of(t) {
+		if !f.Exported {
 			continue
 		}
-		idx := append(append([]int(nil), index...), i)
-		av, _, _ := strings.Cut(f.Tag.Get("dynamodbav"), ",")
-		if av == "-" {
-			continue
+		rt.attrs[f.Name] = true
+		rt.byAttr[f.Name] = f.GoPath
+		sf := t.FieldByIndex(f.Index[:1])
+		for _, x := range f.Index[1:] {
+			ft := sf.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			sf = ft.Field(x)
 		}
-		if f.Anonymous && av == "" && f.Type.Kind() == reflect.Struct {
-			rt.walk(f.Type, idx, path+f.Name+".")
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		attr := av
-		if attr == "" {
-			attr = f.Name
-		}
-		rt.attrs[attr] = true
-		rt.byAttr[attr] = path + f.Name
-		col := f.Tag.Get("csv")
+		col := sf.Tag.Get("csv")
 		if col == "-" {
 			continue
 		}
 		if col == "" {
-			col = attr
+			col = f.Name
 		}
-		fi := fieldInfo{index: idx, typ: f.Type, name: path + f.Name}
+		fi := fieldInfo{field: f, typ: f.Type, name: f.GoPath}
 		if _, dup := rt.fields[col]; !dup {
 			rt.fields[col] = fi
 		}
@@ -167,7 +163,11 @@ func fromCells[T any](rt *rowType, header []string, cols []*fieldInfo, cells []s
 		if fi == nil || cells[i] == "" {
 			continue
 		}
-		if err := setCell(root.FieldByIndex(fi.index), cells[i]); err != nil {
+		v, ok := fi.field.In(root)
+		if !ok {
+			return out, fmt.Errorf("column %q: field %s cannot be set (it is reached through an unexported embedded pointer)", header[i], fi.name)
+		}
+		if err := setCell(v, cells[i]); err != nil {
 			return out, fmt.Errorf("column %q: %w", header[i], err)
 		}
 	}

@@ -224,7 +224,7 @@ func TestLoadRetriesUnprocessedItems(t *testing.T) {
 	srv := httptest.NewServer(front)
 	defer srv.Close()
 	h := pipelinetest.New(t, app, srv.URL)
-	res := h.Invoke(load, pipelinetest.S3Event(pipelinetest.Created(in, "rows.csv", b.Bytes())))
+	res := h.Invoke(load, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "rows.csv", b.Bytes())))
 	if !res.OK() {
 		t.Fatal(res.Err)
 	}
@@ -241,7 +241,7 @@ func TestLoadRetriesUnprocessedItems(t *testing.T) {
 	// With too few attempts, the load fails naming the table and why.
 	batchAttempts = 2
 	defer func() { batchAttempts = 10 }()
-	res = h.Invoke(load, pipelinetest.S3Event(pipelinetest.Created(in, "rows.csv", b.Bytes())))
+	res = h.Invoke(load, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "rows.csv", b.Bytes())))
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "still not written after 2 attempts") || !strings.Contains(res.Err.Error(), "table rows") {
 		t.Errorf("err = %v", res.Err)
 	}
@@ -301,5 +301,41 @@ func TestMoveLargeObject(t *testing.T) {
 	}
 	if _, err := e.S3Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("big-in"), Key: aws.String("incoming/big.bin")}); !notFound(err) {
 		t.Errorf("the source is still there: %v", err)
+	}
+}
+
+// TestRowTypeEmbedded: rows fill fields promoted from embedded structs,
+// through pointers too, with attributevalue's rules for which field a
+// name means (the shallower Shadow hides the embedded one).
+func TestRowTypeEmbedded(t *testing.T) {
+	type Base struct {
+		ID     string `dynamodbav:"id"`
+		Shadow string
+	}
+	type row struct {
+		*Base
+		Shadow string
+		Name   string
+	}
+	rt, err := newRowType[row]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range []string{"id", "Shadow", "Name"} {
+		if !rt.attrs[attr] {
+			t.Errorf("attribute %q missing from %v", attr, rt.attrs)
+		}
+	}
+	header := []string{"id", "shadow", "Name"}
+	cols, unknown := rt.columns(header)
+	if len(unknown) > 0 {
+		t.Fatalf("unknown columns %v", unknown)
+	}
+	v, err := fromCells[row](rt, header, cols, []string{"7", "outer", "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Base == nil || v.ID != "7" || v.Shadow != "outer" || v.Base.Shadow != "" || v.Name != "n" {
+		t.Errorf("row = %+v, base %+v", v, v.Base)
 	}
 }

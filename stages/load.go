@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/nanopipe/nanopipe/internal/itemsize"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -50,8 +51,6 @@ const (
 	ReportSuffix = ".errors.json"
 	// maxLineBytes bounds one JSON line; DynamoDB items are at most 400 KB.
 	maxLineBytes = 1 << 20
-	// maxItemBytes is DynamoDB's item size limit.
-	maxItemBytes = 400 * 1024
 	// maxRecordText is how much of an invalid row a report quotes.
 	maxRecordText = 512
 )
@@ -413,7 +412,7 @@ func (l *loader[T]) writeReport(ctx context.Context, key string, rep *Report) er
 	if err != nil {
 		return err
 	}
-	return l.reportBucket.Put(ctx, key, append(data, '\n'), "application/json")
+	return l.reportBucket.Put(ctx, key, append(data, '\n'), pipeline.ContentType("application/json"))
 }
 
 type skipError struct{ why string }
@@ -529,8 +528,8 @@ func (r *loadRun[T]) row(line int, text func() string, v T, decodeErr error) boo
 		err = checkKey(item, r.keys, r.table.Name())
 	}
 	if err == nil {
-		if n := itemSize(item); n > maxItemBytes {
-			err = fmt.Errorf("the item is %d bytes; DynamoDB items are at most %d", n, maxItemBytes)
+		if n := itemsize.Item(item); n > itemsize.Limit {
+			err = fmt.Errorf("the item is %d bytes; DynamoDB items are at most %d", n, itemsize.Limit)
 		}
 	}
 	if err != nil {
@@ -714,58 +713,4 @@ func (r *loadRun[T]) readJSONLines(in io.Reader) error {
 			return nil
 		}
 	}
-}
-
-// itemSize approximates an item's size as DynamoDB counts it: attribute
-// names plus values.
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for k, v := range item {
-		n += len(k) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)/2 + 2
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
-	case *types.AttributeValueMemberNS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)/2 + 2
-		}
-		return n
-	case *types.AttributeValueMemberBS:
-		n := 0
-		for _, b := range v.Value {
-			n += len(b)
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range v.Value {
-			n += 1 + len(k) + valueSize(e)
-		}
-		return n
-	}
-	return 0
 }

@@ -196,13 +196,13 @@ func TestLoadSkipsStaleEvents(t *testing.T) {
 	stage := app.StageNamed("load")
 
 	old := []byte("id,name,age\nold,Old,1\n")
-	res := h.Invoke(stage, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/gone.csv", old)))
+	res := h.Invoke(stage, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "incoming/gone.csv", old)))
 	if !res.OK() {
 		t.Fatalf("an event for a removed object should be skipped: %v", res.Err)
 	}
 	e.put("load-in", "incoming/now.csv", []byte("id,name,age\nnew,New,2\n"))
 	e.idle()
-	res = h.Invoke(stage, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/now.csv", old)))
+	res = h.Invoke(stage, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "incoming/now.csv", old)))
 	if !res.OK() {
 		t.Fatalf("an event for a replaced version should be skipped: %v", res.Err)
 	}

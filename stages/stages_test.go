@@ -45,16 +45,16 @@ func TestCopyAndMove(t *testing.T) {
 	// Redelivery: the move finds its source gone and succeeds; the copy
 	// copies the same version again.
 	h := pipelinetest.New(t, app, e.Endpoint())
-	if res := h.Invoke(mv, pipelinetest.S3Event(pipelinetest.Created(in, "done/x/y.txt", []byte("moved")))); !res.OK() {
+	if res := h.Invoke(mv, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "done/x/y.txt", []byte("moved")))); !res.OK() {
 		t.Errorf("redelivered move: %v", res.Err)
 	}
-	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
+	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
 		t.Errorf("redelivered copy: %v", res.Err)
 	}
 	// A stale event (the object was replaced since) copies nothing.
 	e.put("cm-in", "incoming/a b+c.txt", []byte("newer"))
 	e.idle()
-	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.Created(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
+	if res := h.Invoke(cp, pipelinetest.S3Event(pipelinetest.CreatedObject(in, "incoming/a b+c.txt", []byte("copied")))); !res.OK() {
 		t.Errorf("stale copy: %v", res.Err)
 	}
 	if got := string(e.get("cm-out", "copies/a b+c.txt")); got != "newer" {
@@ -105,12 +105,12 @@ func TestIndex(t *testing.T) {
 	// Late events change nothing: an older removal of a.txt, and an older
 	// creation of b.txt (removed since).
 	h := pipelinetest.New(t, app, e.Endpoint())
-	oldRemoval := pipelinetest.Removed(docs, "docs/a.txt")
+	oldRemoval := pipelinetest.RemovedObject(docs, "docs/a.txt")
 	setSequencer(oldRemoval, "0000")
 	if res := h.Invoke(unix, pipelinetest.S3Event(oldRemoval)); !res.OK() {
 		t.Fatal(res.Err)
 	}
-	if res := h.Invoke(ix, pipelinetest.S3Event(pipelinetest.Created(docs, "docs/b.txt", []byte("bye")))); !res.OK() {
+	if res := h.Invoke(ix, pipelinetest.S3Event(pipelinetest.CreatedObject(docs, "docs/b.txt", []byte("bye")))); !res.OK() {
 		t.Fatal(res.Err)
 	}
 	if items := e.scan("objects"); len(items) != 1 || s(items[0]["key"]) != "docs/a.txt" {
@@ -178,7 +178,7 @@ func TestCascade(t *testing.T) {
 	}
 	// Redelivery finds nothing left to remove and succeeds.
 	h := pipelinetest.New(t, app, e.Endpoint())
-	if res := h.Invoke(forget, pipelinetest.StreamEvent(pipelinetest.Remove(albums, Album{Name: "summer"}))); !res.OK() {
+	if res := h.Invoke(forget, pipelinetest.StreamEvent(pipelinetest.RemovedItem(albums, Album{Name: "summer"}))); !res.OK() {
 		t.Errorf("redelivered cascade: %v %v", res.Err, res.Failed)
 	}
 	if got := fmt.Sprint(forget.ReadAccesses(), forget.DeleteAccesses(), forget.WriteAccesses()); got != `[table photos bucket cc-files prefix "thumbs/"] [table photos bucket cc-files prefix "thumbs/"] []` {
@@ -224,7 +224,7 @@ func TestArchive(t *testing.T) {
 	}
 	// The same record again writes the same object.
 	h := pipelinetest.New(t, app, e.Endpoint())
-	rec := pipelinetest.Remove(sessions, Session{ID: "s2", User: "bob"})
+	rec := pipelinetest.RemovedItem(sessions, Session{ID: "s2", User: "bob"})
 	for range 2 {
 		if res := h.Invoke(arch, pipelinetest.StreamEvent(rec)); !res.OK() {
 			t.Fatal(res.Err, res.Failed)
@@ -316,9 +316,8 @@ func TestMisdeclarationCollected(t *testing.T) {
 
 	// A stand-in stage fails every invocation with the declaration error
 	// rather than doing something half-declared.
-	res := pipelinetest.Invoke(context.Background(), load, pipelinetest.NewEnv("http://127.0.0.1:9"),
-		pipelinetest.S3Event(pipelinetest.Removed(in, "x.csv")))
-	if res.Err == nil || !strings.Contains(res.Err.Error(), "Load needs an ObjectCreated trigger") {
-		t.Errorf("invoking the refused stage: %v, want its declaration error", res.Err)
+	_, err = load.Invoke(context.Background(), &pipeline.Env{}, pipelinetest.S3Event(pipelinetest.RemovedObject(in, "x.csv")))
+	if err == nil || !strings.Contains(err.Error(), "Load needs an ObjectCreated trigger") {
+		t.Errorf("invoking the refused stage: %v, want its declaration error", err)
 	}
 }

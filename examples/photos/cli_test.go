@@ -1,5 +1,3 @@
-//go:build !lambda.norpc
-
 package main
 
 import (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/nanopipe/nanopipe/internal/avfields"
 )
 
 // The differential test generates items, writes them as DynamoDB JSON,
@@ -735,8 +736,8 @@ func fieldNames(t reflect.Type) []string {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name := sf.Name
-		if tag := parseTag(sf.Tag); tag.name != "" {
-			name = tag.name
+		if tag := avfields.ParseTag(sf.Tag); tag.Name != "" {
+			name = tag.Name
 		}
 		ft := sf.Type
 		if ft.Kind() == reflect.Pointer {

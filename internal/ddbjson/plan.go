@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding"
 	"reflect"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/nanopipe/nanopipe/internal/avfields"
 )
 
 // planKind is what the decoder does with a Go type.
@@ -302,175 +301,23 @@ func (b *planBuilder) plan(t reflect.Type) *plan {
 	return p
 }
 
-// tagInfo is what decoding uses of a `dynamodbav` struct tag.
-type tagInfo struct {
-	name     string
-	ignore   bool
-	asString bool
-}
-
-func parseTag(st reflect.StructTag) tagInfo {
-	var ti tagInfo
-	s := st.Get("dynamodbav")
-	if s == "" {
-		return ti
-	}
-	name, opts, _ := strings.Cut(s, ",")
-	if name == "-" {
-		ti.ignore = true
-	} else {
-		ti.name = name
-	}
-	for opts != "" {
-		var o string
-		o, opts, _ = strings.Cut(opts, ",")
-		if o == "string" {
-			ti.asString = true
-		}
-	}
-	return ti
-}
-
-// candidate is a field found while walking a struct and its embedded
-// structs, before the rules that hide some of them are applied.
-type candidate struct {
-	name     string
-	fromTag  bool
-	index    []int
-	typ      reflect.Type // the field's type, or for an embedded struct the struct type
-	asString bool
-}
-
-// fieldTable lists the fields attributevalue decodes into: exported fields
-// and those promoted from embedded structs (through pointers too), walked
-// breadth first; a name at a shallower depth hides deeper ones, a tagged
-// name beats an untagged one at the same depth, and names that still clash
-// are dropped. These are Go's (and encoding/json's) visibility rules, which
-// attributevalue applies to `dynamodbav` names.
+// fieldTable lists the fields attributevalue decodes into, with its
+// rules for names (package avfields): exported fields and those promoted
+// from embedded structs, through pointers too.
 func (b *planBuilder) fieldTable(t reflect.Type) *fieldTable {
-	var found []candidate
-	next := []candidate{{typ: t}}
-	var current []candidate
-	count, nextCount := map[reflect.Type]int{}, map[reflect.Type]int{}
-	visited := map[reflect.Type]bool{}
-	for len(next) > 0 {
-		current, next = next, current[:0]
-		count, nextCount = nextCount, map[reflect.Type]int{}
-		for _, f := range current {
-			if visited[f.typ] {
-				continue
-			}
-			visited[f.typ] = true
-			for i := 0; i < f.typ.NumField(); i++ {
-				sf := f.typ.Field(i)
-				if !sf.IsExported() && !sf.Anonymous {
-					continue
-				}
-				tag := parseTag(sf.Tag)
-				if tag.ignore {
-					continue
-				}
-				ft := sf.Type
-				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				c := candidate{name: sf.Name, index: append(f.index[:len(f.index):len(f.index)], i), typ: ft, asString: tag.asString}
-				if tag.name != "" {
-					c.name, c.fromTag = tag.name, true
-				}
-				if !sf.Anonymous || tag.name != "" || ft.Kind() != reflect.Struct {
-					found = append(found, c)
-					if count[f.typ] > 1 {
-						// The same embedded type twice at one depth: a
-						// second copy makes the name clash below.
-						found = append(found, c)
-					}
-					continue
-				}
-				nextCount[ft]++
-				if nextCount[ft] == 1 {
-					next = append(next, c)
-				}
-			}
-		}
-	}
-
-	sort.SliceStable(found, func(i, j int) bool {
-		a, c := found[i], found[j]
-		if a.name != c.name {
-			return a.name < c.name
-		}
-		if len(a.index) != len(c.index) {
-			return len(a.index) < len(c.index)
-		}
-		if a.fromTag != c.fromTag {
-			return a.fromTag
-		}
-		return indexLess(a.index, c.index)
-	})
-	var visible []candidate
-	for i := 0; i < len(found); {
-		j := i + 1
-		for j < len(found) && found[j].name == found[i].name {
-			j++
-		}
-		if c, ok := dominant(found[i:j]); ok {
-			visible = append(visible, c)
-		}
-		i = j
-	}
-	sort.Slice(visible, func(i, j int) bool { return indexLess(visible[i].index, visible[j].index) })
-
 	ft := &fieldTable{}
-	for _, c := range visible {
-		ft.fields = append(ft.fields, b.field(t, c))
+	for _, f := range avfields.Of(t) {
+		ft.fields = append(ft.fields, b.field(t, f))
 	}
 	ft.index()
 	return ft
 }
 
-// dominant picks the field that a group of same-named fields resolves to.
-func dominant(fs []candidate) (candidate, bool) {
-	depth := len(fs[0].index)
-	tagged := -1
-	for i, f := range fs {
-		if len(f.index) > depth {
-			fs = fs[:i]
-			break
-		}
-		if f.fromTag {
-			if tagged >= 0 {
-				return candidate{}, false
-			}
-			tagged = i
-		}
-	}
-	if tagged >= 0 {
-		return fs[tagged], true
-	}
-	if len(fs) > 1 {
-		return candidate{}, false
-	}
-	return fs[0], true
-}
-
-func indexLess(a, b []int) bool {
-	for k, x := range a {
-		if k >= len(b) {
-			return false
-		}
-		if x != b[k] {
-			return x < b[k]
-		}
-	}
-	return len(a) < len(b)
-}
-
 // field resolves the memory path of a candidate field of struct t.
-func (b *planBuilder) field(t reflect.Type, c candidate) field {
-	f := field{name: c.name, asString: c.asString, ascii: isASCII([]byte(c.name))}
+func (b *planBuilder) field(t reflect.Type, c avfields.Field) field {
+	f := field{name: c.Name, asString: c.Tag.AsString, ascii: isASCII([]byte(c.Name))}
 	cur := t
-	for k, x := range c.index {
+	for k, x := range c.Index {
 		if k > 0 && cur.Kind() == reflect.Pointer && cur.Elem().Kind() == reflect.Struct {
 			// The previous step was an embedded pointer: it is allocated
 			// (when nil) and followed.
@@ -478,7 +325,7 @@ func (b *planBuilder) field(t reflect.Type, c candidate) field {
 		}
 		sf := cur.Field(x)
 		f.offset += sf.Offset
-		last := k == len(c.index)-1
+		last := k == len(c.Index)-1
 		if !last && sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct {
 			f.hops = append(f.hops, hop{offset: f.offset, elem: sf.Type.Elem(), unexported: !sf.IsExported()})
 			f.offset = 0

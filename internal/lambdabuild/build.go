@@ -15,8 +15,9 @@ import (
 )
 
 // Flags are the go build flags of a Lambda bootstrap: the lambda.norpc tag
-// (no net/rpc entry point; the examples' local environment is left out by
-// the same tag) and flags that make the binary depend on the sources only
+// (aws-lambda-go's switch that drops its net/rpc entry point, which the
+// provided.al2023 runtime never uses: a size option, not a different
+// program) and flags that make the binary depend on the sources only
 // (-trimpath, no VCS stamp, no symbol tables), so an unchanged app gives a
 // byte-identical binary and an unchanged asset hash.
 var Flags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w"}

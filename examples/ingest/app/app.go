@@ -13,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/stages"
@@ -109,18 +107,8 @@ type Greeting struct {
 // is conditional on there being none, so a retried record changes nothing.
 func WelcomeCustomer(ctx context.Context, c triggers.Change[Customer]) error {
 	w := Greeting{ID: c.New.ID, Email: c.New.Email, Subject: "Welcome to Pro, " + c.New.Name}
-	item, err := attributevalue.MarshalMap(w)
-	if err != nil {
-		return err
-	}
-	name := Welcomes.PhysicalName(ctx)
-	_, err = Welcomes.DynamoDB(ctx).PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &name,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(id)"),
-	})
-	var ccf interface{ ErrorCode() string }
-	if errors.As(err, &ccf) && ccf.ErrorCode() == "ConditionalCheckFailedException" {
+	err := Welcomes.Put(ctx, w, pipeline.If(expression.AttributeNotExists(expression.Name("id"))))
+	if errors.Is(err, pipeline.ErrConditionFailed) {
 		return nil
 	}
 	if err != nil {

@@ -155,16 +155,16 @@ func TestCountAlbumExactlyOnce(t *testing.T) {
 	h := pipelinetest.New(t, app.App, env.Endpoint())
 	p := app.Photo{ID: "x/1.jpg", Album: "x"}
 	q := app.Photo{ID: "x/2.jpg", Album: "x"}
-	ins := pipelinetest.Insert(app.Photos, p)
+	ins := pipelinetest.InsertedItem(app.Photos, p)
 	for range 3 {
-		if res := h.Invoke(app.CountAlbums, pipelinetest.StreamEvent(ins, pipelinetest.Insert(app.Photos, q))); !res.OK() {
+		if res := h.Invoke(app.CountAlbums, pipelinetest.StreamEvent(ins, pipelinetest.InsertedItem(app.Photos, q))); !res.OK() {
 			t.Fatal(res.Err, res.Failed)
 		}
 	}
 	if n := albumCount(t, env, "x"); n != "2" {
 		t.Errorf("after redelivered inserts album x counts %s, want 2", n)
 	}
-	rem := pipelinetest.Remove(app.Photos, p)
+	rem := pipelinetest.RemovedItem(app.Photos, p)
 	for range 3 {
 		if res := h.Invoke(app.CountAlbums, pipelinetest.StreamEvent(rem)); !res.OK() {
 			t.Fatal(res.Err, res.Failed)
@@ -174,7 +174,7 @@ func TestCountAlbumExactlyOnce(t *testing.T) {
 		t.Errorf("after redelivered removals album x counts %s, want 1", n)
 	}
 	// Modifications (a photo uploaded again) do not count.
-	if res := h.Invoke(app.CountAlbums, pipelinetest.StreamEvent(pipelinetest.Modify(app.Photos, q, q))); !res.OK() {
+	if res := h.Invoke(app.CountAlbums, pipelinetest.StreamEvent(pipelinetest.ModifiedItem(app.Photos, q, q))); !res.OK() {
 		t.Fatal(res.Err)
 	}
 	if n := albumCount(t, env, "x"); n != "1" {
@@ -187,13 +187,13 @@ func TestStaleEvents(t *testing.T) {
 	env := start(t)
 	h := pipelinetest.New(t, app.App, env.Endpoint())
 	img := pngOf(10, 10)
-	if res := h.Invoke(app.Thumbnail, pipelinetest.S3Event(pipelinetest.Created(app.Uploads, "incoming/gone.png", img))); !res.OK() {
+	if res := h.Invoke(app.Thumbnail, pipelinetest.S3Event(pipelinetest.CreatedObject(app.Uploads, "incoming/gone.png", img))); !res.OK() {
 		t.Errorf("an upload removed before its event is processed: %v", res.Err)
 	}
 	env.S3Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("photos-uploads"), Key: aws.String("incoming/back.png"), Body: bytes.NewReader(img)})
 	idle(t, env)
 	// A removal delivered after the upload came back keeps its thumbnail.
-	if res := h.Invoke(app.Cleanup, pipelinetest.S3Event(pipelinetest.Removed(app.Uploads, "incoming/back.png"))); !res.OK() {
+	if res := h.Invoke(app.Cleanup, pipelinetest.S3Event(pipelinetest.RemovedObject(app.Uploads, "incoming/back.png"))); !res.OK() {
 		t.Fatal(res.Err)
 	}
 	if _, err := env.S3Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("photos-uploads"), Key: aws.String(app.ThumbKey("back.png"))}); err != nil {

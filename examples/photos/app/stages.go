@@ -84,7 +84,7 @@ func MakeThumbnail(ctx context.Context, o triggers.Object) error {
 	if err := png.Encode(&buf, thumb); err != nil {
 		return fmt.Errorf("encode thumbnail: %w", err)
 	}
-	if err := Uploads.Put(ctx, ThumbKey(id), buf.Bytes(), "image/png"); err != nil {
+	if err := Uploads.Put(ctx, ThumbKey(id), buf.Bytes(), pipeline.ContentType("image/png")); err != nil {
 		return err
 	}
 	b := img.Bounds()
@@ -98,7 +98,7 @@ func QuarantineKey(id string) string { return "quarantine/" + id }
 func quarantine(ctx context.Context, o triggers.Object, id string, why error) error {
 	pipeline.Logger(ctx).Warn("quarantined", "key", o.Key, "reason", why.Error())
 	reason := fmt.Sprintf("%s: %v\n", o.Key, why)
-	if err := Uploads.Put(ctx, QuarantineKey(id)+".reason.txt", []byte(reason), "text/plain"); err != nil {
+	if err := Uploads.Put(ctx, QuarantineKey(id)+".reason.txt", []byte(reason), pipeline.ContentType("text/plain")); err != nil {
 		return err
 	}
 	bucket := Uploads.PhysicalName(ctx)

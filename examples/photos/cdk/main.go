@@ -6,7 +6,7 @@
 //	npx cdk synth -c nag=true     # also run cdk-nag's AwsSolutions rules
 //	npx cdk deploy -c stage=prod  # needs AWS credentials
 //
-// It builds the photos Lambda binary (../main_lambda.go) once for
+// It builds the photos Lambda binary (../main.go, with -tags lambda.norpc) once for
 // linux/arm64 and adds the pipeline to a stack named after the environment.
 package main
 

@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"StreamAttributeTypes", testStreamAttributeTypes},
 		{"StreamRecordSizes", testStreamSizes},
 		{"ConditionalWrites", testConditionalWrites},
+		{"TableHandles", testTableHandles},
 		{"Transactions", testTransactions},
 		{"PerItemOrdering", testOrdering},
 		{"StreamFilters", testStreamFilters},

@@ -30,7 +30,7 @@
 //
 // # Checked against DynamoDB Local
 //
-// The conformance suite (package local/conformance) runs the same tests
+// The conformance suite (package local/internal/conformance) runs the same tests
 // against this package and against DynamoDB Local. Behaviours fixed here
 // to match it, as DynamoDB behaves:
 //
@@ -49,6 +49,24 @@
 //   - Query and Scan pages without items say "Items": [] (Select COUNT
 //     none);
 //   - ListTables refuses a Limit outside 1 to 100.
+//
+// The differential test (package local/internal/difftest) sends seeded
+// random workloads to both, request by request, and compares responses,
+// item states and stream records; docs/local.md lists what it fixed (update
+// expressions on document paths that do not exist, operand checks before
+// any item is read, transactions, UPDATED_OLD and UPDATED_NEW, Query's
+// LastEvaluatedKey, projections of list elements) and where DynamoDB Local
+// itself differs from DynamoDB.
+//
+// # Limits
+//
+// As in DynamoDB: an expression holds at most 4 KB, a condition at most
+// 300 operators and functions, a document path at most 32 levels; nesting
+// in an expression is bounded (parentheses around parentheses are refused),
+// so that no request can exhaust the parser's stack. Attribute values nest
+// at most 32 levels, in items and in ExpressionAttributeValues; a request
+// body holds at most 16 MB and its JSON nests at most 10,000 levels
+// (encoding/json's bound), which bounds every other recursion here.
 //
 // # Why not minidyn
 //

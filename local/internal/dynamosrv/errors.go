@@ -13,6 +13,10 @@ type APIError struct {
 	Item Item
 	// Reasons are a cancelled transaction's cancellation reasons.
 	Reasons []CancellationReason
+	// perItem marks a refusal that a transaction reports as the item's
+	// ValidationError cancellation reason (an update of a key attribute,
+	// an item over 400 KB) instead of refusing the whole request.
+	perItem bool
 }
 
 // CancellationReason explains one action of a cancelled transaction.
@@ -26,6 +30,12 @@ func (e *APIError) Error() string { return e.Type + ": " + e.Message }
 
 func validation(msg string) error {
 	return &APIError{Type: "ValidationException", Message: msg, Status: http.StatusBadRequest}
+}
+
+// itemInvalid is a ValidationException that a transaction reports as a
+// cancellation reason.
+func itemInvalid(msg string) error {
+	return &APIError{Type: "ValidationException", Message: msg, Status: http.StatusBadRequest, perItem: true}
 }
 
 func notFound(msg string) error {

@@ -2,6 +2,7 @@ package dynamosrv
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -104,5 +105,68 @@ func TestUpdates(t *testing.T) {
 	acts, _ = parseUpdate("SET x.y = :v", nil, values, newUsage())
 	if _, _, err := applyUpdate(it, acts, []string{"id"}); err == nil {
 		t.Error("SET under a missing map accepted")
+	}
+}
+
+// TestUpdatePaths checks the document-path rules of update expressions as
+// DynamoDB Local applies them (see also package difftest).
+func TestUpdatePaths(t *testing.T) {
+	it := item(t, `{"id":{"S":"a"},"n":{"N":"5"},"l":{"L":[{"N":"1"},{"N":"2"}]},"m":{"M":{"x":{"N":"1"}}}}`)
+	values := map[string]*Value{}
+	json.Unmarshal([]byte(`{":a":{"S":"a"},":b":{"S":"b"}}`), &values)
+	for _, c := range []struct {
+		expr string
+		want string // the new item, or "invalid" for the document-path refusal, "missing" for an absent operand
+	}{
+		{"SET l[7] = :a, l[3] = :b", `"l":{"L":[{"N":"1"},{"N":"2"},{"S":"b"},{"S":"a"}]}`},
+		{"REMOVE l[7]", `"l":{"L":[{"N":"1"},{"N":"2"}]}`},
+		{"REMOVE m.q", `"m":{"M":{"x":{"N":"1"}}}`},
+		{"REMOVE q.x", "invalid"},
+		{"REMOVE m.a.c", "invalid"},
+		{"REMOVE l[0].x", "invalid"},
+		{"REMOVE m[0]", "invalid"},
+		{"REMOVE n.x", "invalid"},
+		{"SET q.x = :a", "invalid"},
+		{"SET l.x = :a", "invalid"},
+		{"SET m[0] = :a", "invalid"},
+		{"SET s2 = s", "missing"},
+		{"SET s2 = m.q", "missing"},
+	} {
+		acts, err := parseUpdate(c.expr, nil, values, newUsage())
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		out, _, err := applyUpdate(it, acts, []string{"id"})
+		switch c.want {
+		case "invalid", "missing":
+			msg := map[string]string{"invalid": "document path provided in the update expression is invalid", "missing": "refers to an attribute that does not exist"}[c.want]
+			if err == nil || !strings.Contains(err.Error(), msg) {
+				t.Errorf("%s: got %v, want %q", c.expr, err, msg)
+			}
+		default:
+			b, _ := json.Marshal(out)
+			if err != nil || !strings.Contains(string(b), c.want) {
+				t.Errorf("%s: got %s %v, want it to hold %s", c.expr, b, err, c.want)
+			}
+		}
+	}
+}
+
+// TestProjectionOrder: projected list elements keep the list's order, and
+// two paths into one element share it, as DynamoDB Local answers.
+func TestProjectionOrder(t *testing.T) {
+	it := item(t, `{"l":{"L":[{"M":{"x":{"N":"1"},"y":{"N":"2"},"z":{"N":"3"}}},{"S":"b"},{"S":"c"}]}}`)
+	for _, c := range []struct{ expr, want string }{
+		{"l[2], l[0].x", `{"l":{"L":[{"M":{"x":{"N":"1"}}},{"S":"c"}]}}`},
+		{"l[0].y, l[0].x", `{"l":{"L":[{"M":{"x":{"N":"1"},"y":{"N":"2"}}}]}}`},
+	} {
+		ps, err := parseProjection(c.expr, nil, newUsage())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(project(it, ps))
+		if string(b) != c.want {
+			t.Errorf("%s: got %s, want %s", c.expr, b, c.want)
+		}
 	}
 }

@@ -171,6 +171,18 @@ type Table struct {
 	SK         *KeyDef
 	StreamView string // "" for no stream
 	TTLAttr    string
+	// Indexes are the secondary indexes a table gets when Ensure creates
+	// it, projecting every attribute.
+	Indexes []Index
+}
+
+// Index is a secondary index of a Table: Local ones share the table's
+// partition key.
+type Index struct {
+	Name  string
+	PK    KeyDef
+	SK    *KeyDef
+	Local bool
 }
 
 // Ensure creates the table if it does not exist, and brings its stream and
@@ -187,6 +199,31 @@ func (db *DB) Ensure(t Table) error {
 			ks = append(ks, keySchemaElement{t.SK.Name, "RANGE"})
 		}
 		in := createTableInput{TableName: t.Name, AttributeDefinitions: defs, KeySchema: ks, BillingMode: "PAY_PER_REQUEST"}
+		defined := map[string]bool{t.PK.Name: true}
+		if t.SK != nil {
+			defined[t.SK.Name] = true
+		}
+		for _, ix := range t.Indexes {
+			ii := indexInput{IndexName: ix.Name, Projection: projectionJSON{ProjectionType: "ALL"}}
+			for _, k := range []struct {
+				d    *KeyDef
+				role string
+			}{{&ix.PK, "HASH"}, {ix.SK, "RANGE"}} {
+				if k.d == nil {
+					continue
+				}
+				ii.KeySchema = append(ii.KeySchema, keySchemaElement{k.d.Name, k.role})
+				if !defined[k.d.Name] {
+					defined[k.d.Name] = true
+					in.AttributeDefinitions = append(in.AttributeDefinitions, attributeDefinition{k.d.Name, k.d.Type})
+				}
+			}
+			if ix.Local {
+				in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ii)
+			} else {
+				in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ii)
+			}
+		}
 		if t.StreamView != "" {
 			in.StreamSpecification = &streamSpec{StreamEnabled: true, StreamViewType: t.StreamView}
 		}

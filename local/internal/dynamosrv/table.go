@@ -250,9 +250,6 @@ func (t *table) checkItem(item Item) error {
 		if err := validateValue(v); err != nil {
 			return validation(err.Error())
 		}
-		if depth(v) > maxDepth {
-			return validation("Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit")
-		}
 	}
 	for _, kd := range t.keyDefs() {
 		v := item[kd.Name]
@@ -282,24 +279,9 @@ func (t *table) checkItem(item Item) error {
 		}
 	}
 	if item.size() > 400*1024 {
-		return validation("Item size has exceeded the maximum allowed size")
+		return itemInvalid("Item size has exceeded the maximum allowed size")
 	}
 	return t.checkKeySizes(item)
-}
-
-// maxDepth is how deep DynamoDB nests attribute values: a top-level value
-// is at depth 1, the values inside a map or list one deeper.
-const maxDepth = 32
-
-func depth(v *Value) int {
-	d := 0
-	for _, e := range v.M {
-		d = max(d, depth(e))
-	}
-	for _, e := range v.L {
-		d = max(d, depth(e))
-	}
-	return d + 1
 }
 
 func (t *table) rowFor(s *space, item Item, tkey string) *row {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/nanopipe/nanopipe/internal/itemsize"
 )
 
 // Kind is a DynamoDB attribute type.
@@ -508,33 +510,7 @@ func (v *Value) size() int {
 	return 1
 }
 
-func numberSize(n string) int {
-	// DynamoDB stores a number as base-100 digits aligned on the decimal
-	// point, without leading or trailing zero pairs, plus an exponent byte,
-	// plus a terminator byte for negative numbers.
-	neg := strings.HasPrefix(n, "-")
-	n = strings.TrimLeft(n, "+-")
-	whole, frac, _ := strings.Cut(n, ".")
-	if len(whole)%2 == 1 {
-		whole = "0" + whole
-	}
-	if len(frac)%2 == 1 {
-		frac += "0"
-	}
-	digits := whole + frac
-	i, j := 0, len(digits)
-	for i < j && digits[i:i+2] == "00" {
-		i += 2
-	}
-	for j > i && digits[j-2:j] == "00" {
-		j -= 2
-	}
-	size := (j-i)/2 + 1
-	if neg {
-		size++
-	}
-	return size
-}
+func numberSize(n string) int { return itemsize.Number(n) }
 
 func (it Item) size() int {
 	n := 0
@@ -544,21 +520,37 @@ func (it Item) size() int {
 	return n
 }
 
-// validate checks what DynamoDB checks of every attribute value it stores.
-func validateValue(v *Value) error {
+// maxNesting is how many levels of maps and lists DynamoDB allows in an
+// attribute value, the value itself counting as the first.
+const maxNesting = 32
+
+// errNesting is DynamoDB's refusal of a value nested too deep.
+var errNesting = valueError{"Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"}
+
+// validateValue checks what DynamoDB checks of every attribute value it
+// stores, nesting included.
+func validateValue(v *Value) error { return validateLevel(v, 1) }
+
+func validateLevel(v *Value, level int) error {
 	if v == nil || v.K == 0 {
 		return valueError{"Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"}
 	}
 	switch v.K {
+	case KM, KL:
+		if level >= maxNesting {
+			return errNesting
+		}
+	}
+	switch v.K {
 	case KM:
 		for _, e := range v.M {
-			if err := validateValue(e); err != nil {
+			if err := validateLevel(e, level+1); err != nil {
 				return err
 			}
 		}
 	case KL:
 		for _, e := range v.L {
-			if err := validateValue(e); err != nil {
+			if err := validateLevel(e, level+1); err != nil {
 				return err
 			}
 		}

@@ -24,8 +24,11 @@
 //     CompleteMultipartUpload returned; partNumber GET and HEAD work;
 //     EntityTooSmall and InvalidPartOrder are raised;
 //   - a "dir/" object rolls up into a common prefix under delimiter "/";
-//     max-keys=0 returns no keys; the last page carries no continuation
-//     token; listings report StorageClass;
+//     max-keys=0 returns no keys and is echoed as MaxKeys; KeyCount is
+//     written even when it is 0; the last page carries no continuation
+//     token; listings report StorageClass; a max-keys that is not a
+//     number from 0 up, or a continuation token this server did not issue,
+//     is refused with 400 InvalidArgument (tokens carry a checksum);
 //   - x-amz-version-id is sent on versioned buckets only;
 //   - If-Match, If-None-Match (also "*" on PUT), If-Modified-Since and
 //     If-Unmodified-Since are honoured; copy-source conditions too;

@@ -147,6 +147,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if r.Method == http.MethodPut && len(q) == 0 && s.st.bucketExists(bucket) {
 			// gofakes3 answers 500 here: S3 says 409 BucketAlreadyOwnedByYou.
 			err = &Error{http.StatusConflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", bucket}
+		} else if isListing(r, q) && s.st.bucketExists(bucket) {
+			err = s.list(w, r, bucket)
 		} else if r.Method == http.MethodPost && !has(q, "uploads") {
 			r.Header.Set("X-Amz-Nanopipe-Post", "1")
 			handled = false

@@ -38,7 +38,12 @@ func copyApp(t *testing.T, dir string) {
 	if err := os.MkdirAll(filepath.Join(dir, "app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"app/app.go", "app/stages.go", "main_lambda.go"} {
+	// The app's main, reduced to its Lambda entry point: the example's own
+	// main also runs the local environment, which this module lacks.
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport \"example.com/photos/app\"\n\nfunc main() { app.App.Main() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"app/app.go", "app/stages.go"} {
 		b, err := os.ReadFile(filepath.Join(root, "examples/photos", f))
 		if err != nil {
 			t.Fatal(err)
@@ -296,12 +301,15 @@ func TestDirs(t *testing.T) {
 		r, _ := filepath.Rel(root, d)
 		rel[filepath.ToSlash(r)] = true
 	}
-	for _, want := range []string{".", "examples/photos", "examples/photos/app", "pipeline", "triggers"} {
+	// The app's one main links the local environment too (it serves
+	// Lambda and the workstation), so local is watched; the CDK app is a
+	// separate main.
+	for _, want := range []string{".", "examples/photos", "examples/photos/app", "pipeline", "triggers", "local"} {
 		if !rel[want] {
 			t.Errorf("%s not watched; watched %v", want, rel)
 		}
 	}
-	for _, not := range []string{"local", "cdk"} {
+	for _, not := range []string{"cdk"} {
 		if rel[not] {
 			t.Errorf("%s watched, but the Lambda binary does not link it", not)
 		}

@@ -90,7 +90,7 @@ func HandleObject(ctx context.Context, o triggers.Object) error {
 	if strings.HasPrefix(name, "undeclared-") {
 		dest = "elsewhere/" + name
 	}
-	return Inbox.Put(ctx, dest, data, "text/plain")
+	return Inbox.Put(ctx, dest, data, pipeline.ContentType("text/plain"))
 }
 
 // HandleChange records every inserted event in results, or fails as its

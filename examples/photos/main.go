@@ -1,13 +1,13 @@
-//go:build !lambda.norpc
-
-// Command photos is the photos pipeline's binary. In Lambda it serves the
-// stage its function's environment names; on a workstation it runs the
-// local environment:
+// Command photos is the photos pipeline's one binary. In Lambda
+// (AWS_LAMBDA_RUNTIME_API set) local.Command.Main serves the stages its
+// function's environment names; on a workstation it runs the local
+// environment:
 //
 //	go run ./examples/photos dev
 //
-// The Lambda build (-tags lambda.norpc) is main_lambda.go and does not
-// link the local environment.
+// The deployed binary is this same program, built by the cdk package with
+// -tags lambda.norpc (aws-lambda-go's switch that drops its net/rpc entry
+// point) and stripped.
 package main
 
 import (

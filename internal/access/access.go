@@ -105,31 +105,31 @@ func (p *Policy) authorizeOne(s *pipeline.Stage, c check) error {
 			if c.kind == listCheck {
 				res = fmt.Sprintf("s3://%s (prefix %q)", c.bucket, c.key)
 			}
-			return &pipeline.AccessDeniedError{Stage: s.Name(), Action: c.action, Resource: res,
+			return &DeniedError{Stage: s.Name(), Action: c.action, Resource: res,
 				Fix: fmt.Sprintf("the bucket (App.ExistingBucket(%q)) and a Reads or Writes of it", c.bucket)}
 		}
 		if c.kind == listCheck {
-			return s.AuthorizeList(b, c.key)
+			return List(s, b, c.key)
 		}
 		if !grantable(c.action) {
-			return &ActionError{Stage: s.Name(), Action: c.action, Resource: "s3://" + c.bucket + "/" + c.key}
+			return &DeniedError{Stage: s.Name(), Action: c.action, Resource: "s3://" + c.bucket + "/" + c.key}
 		}
-		return s.AuthorizeObject(c.action, b, c.key)
+		return Object(s, c.action, b, c.key)
 	case tableCheck:
 		t := p.tables[tableName(c.table)]
 		if t == nil {
-			return &pipeline.AccessDeniedError{Stage: s.Name(), Action: c.action, Resource: "table " + c.table,
+			return &DeniedError{Stage: s.Name(), Action: c.action, Resource: "table " + c.table,
 				Fix: fmt.Sprintf("the table (App.ExistingTable(%q, ...)) and a Reads or Writes of it", tableName(c.table))}
 		}
-		return s.AuthorizeTable(c.action, t)
+		return Table(s, c.action, t)
 	case streamCheck:
 		// The deployed role reads the streams that trigger the function.
 		if t := s.Table(); t != nil && (c.table == "" || p.tables[tableName(c.table)] == t) {
 			return nil
 		}
-		return &ActionError{Stage: s.Name(), Action: c.action, Resource: "stream " + c.table}
+		return &DeniedError{Stage: s.Name(), Action: c.action, Resource: "stream " + c.table}
 	}
-	return &ActionError{Stage: s.Name(), Action: c.action, Resource: c.key}
+	return &DeniedError{Stage: s.Name(), Action: c.action, Resource: c.key}
 }
 
 // grantable reports whether some declaration can grant an object action.
@@ -160,24 +160,3 @@ func tableName(nameOrARN string) string {
 	}
 	return rest
 }
-
-// ActionError refuses a call that no declaration grants: the deployed
-// role does not allow it either (ListBuckets, CreateTable, PartiQL,
-// deleting a version, tagging, ...).
-type ActionError struct {
-	Stage    string
-	Action   string // the IAM action, e.g. s3:ListAllMyBuckets
-	Resource string
-}
-
-func (e *ActionError) Error() string {
-	on := ""
-	if e.Resource != "" {
-		on = " on " + e.Resource
-	}
-	return fmt.Sprintf("AccessDenied: stage %q is not allowed %s%s: no Reads, Writes or Deletes grants it, so the deployed role does not allow it either; use the calls its declarations grant (the bucket and table handles' own methods are among them)",
-		e.Stage, e.Action, on)
-}
-
-// ErrorCode makes the error read as an AWS API error code.
-func (e *ActionError) ErrorCode() string { return "AccessDenied" }

@@ -18,7 +18,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/nanopipe/nanopipe/local/internal/access"
+	"github.com/nanopipe/nanopipe/internal/access"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -231,10 +231,9 @@ var cases = []struct {
 }
 
 func accessError(err error) bool {
-	var ad *pipeline.AccessDeniedError
-	var ae *access.ActionError
+	var ad *access.DeniedError
 	var api smithy.APIError
-	return errors.As(err, &ad) || errors.As(err, &ae) ||
+	return errors.As(err, &ad) ||
 		(errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "Forbidden"))
 }
 

@@ -1,13 +1,14 @@
-// Package access enforces, in the local environment, what each stage
-// declared it reads, writes and deletes: the grants the cdk package writes
-// into the function's IAM role. A call the declaration does not cover is
+// Package access enforces, in the local environment (`dev`) and in the test
+// harness (pipelinetest), what each stage declared it reads, writes and
+// deletes: the grants the cdk package writes into the function's IAM role.
+// It is the one implementation of that check. A call the declaration does not cover is
 // refused with an AccessDenied error that names the declaration to add,
 // so a missing grant fails on the workstation, not after deploy.
 //
 // # What is checked
 //
 // Every call is reduced to the IAM actions and resources the deployed role
-// is checked for, and each is put to pipeline's Authorize methods:
+// is checked for, and each is put to Object, List or Table:
 //
 //   - S3 GetObject and HeadObject: s3:GetObject on the key
 //     (s3:GetObjectVersion with a versionId);
@@ -37,8 +38,8 @@
 //
 // In-process, S3Options and DynamoDBOptions add a middleware to a stage's
 // clients (through pipeline.Env's hooks) that checks the typed input
-// before anything is sent; the error is a *pipeline.AccessDeniedError or
-// an *ActionError, reachable with errors.As through the SDK's
+// before anything is sent; the error is a *DeniedError, which reads as an
+// AWS API error (smithy.APIError, code AccessDenied) through the SDK's
 // OperationError.
 //
 // Out of process (the runtime interface emulator), the function's

@@ -1,21 +1,23 @@
-package pipeline_test
+package access_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/nanopipe/nanopipe/internal/access"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
-func TestAuthorize(t *testing.T) {
+func TestDeclarations(t *testing.T) {
 	a := pipeline.New("grants")
 	up := a.Bucket("uploads")
 	ver := a.Bucket("archive", pipeline.Versioned())
 	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
 	logs := a.Table("logs", pipeline.PartitionKey("id", pipeline.String))
-	st := pipeline.OnObject(a, "thumb", up.Created(triggers.Prefix("in/")), onObj).
+	st := pipeline.OnObject(a, "thumb", up.Created(triggers.Prefix("in/")), func(context.Context, triggers.Object) error { return nil }).
 		Reads(up.Keys("in/", ""), ver, tb).
 		Writes(up.Keys("thumbs/", ""), up.Keys("in/", ".err"), logs).
 		Deletes(up.Keys("tmp/", ""), tb)
@@ -30,7 +32,7 @@ func TestAuthorize(t *testing.T) {
 		{"s3:GetObjectVersion", "archive", "any/key"},
 	}
 	for _, c := range allowed {
-		if err := st.AuthorizeObject(c.action, a.BucketNamed(c.bucket), c.key); err != nil {
+		if err := access.Object(st, c.action, a.BucketNamed(c.bucket), c.key); err != nil {
 			t.Errorf("%s %s/%s refused: %v", c.action, c.bucket, c.key, err)
 		}
 	}
@@ -43,8 +45,8 @@ func TestAuthorize(t *testing.T) {
 		{"s3:DeleteObject", "archive", "a", `.Deletes(<bucket archive>.Keys("", ""))`},
 	}
 	for _, c := range refused {
-		err := st.AuthorizeObject(c.action, a.BucketNamed(c.bucket), c.key)
-		var ad *pipeline.AccessDeniedError
+		err := access.Object(st, c.action, a.BucketNamed(c.bucket), c.key)
+		var ad *access.DeniedError
 		if !errors.As(err, &ad) {
 			t.Errorf("%s %s/%s allowed, want AccessDenied", c.action, c.bucket, c.key)
 			continue
@@ -53,10 +55,10 @@ func TestAuthorize(t *testing.T) {
 			t.Errorf("error %q does not name the fix %q", err, c.fix)
 		}
 	}
-	if err := st.AuthorizeList(up, "in/2024/"); err != nil {
+	if err := access.List(st, up, "in/2024/"); err != nil {
 		t.Errorf("list in/2024/: %v", err)
 	}
-	if err := st.AuthorizeList(up, ""); err == nil {
+	if err := access.List(st, up, ""); err == nil {
 		t.Error("listing the whole bucket allowed with only in/ read")
 	}
 
@@ -75,12 +77,12 @@ func TestAuthorize(t *testing.T) {
 		{"dynamodb:Scan", logs, false},
 	}
 	for _, c := range tables {
-		err := st.AuthorizeTable(c.action, c.table)
+		err := access.Table(st, c.action, c.table)
 		if (err == nil) != c.ok {
 			t.Errorf("%s on %s: err %v, want allowed=%v", c.action, c.table.Name(), err, c.ok)
 		}
 	}
-	err := st.AuthorizeTable("dynamodb:Scan", logs)
+	err := access.Table(st, "dynamodb:Scan", logs)
 	if err == nil || !strings.Contains(err.Error(), ".Reads(<table logs>)") {
 		t.Errorf("Scan on logs: %v", err)
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/nanopipe/nanopipe/pipeline"
@@ -131,7 +133,7 @@ func dynamoDBRequestChecks(svc, op string, body []byte) []check {
 		return []check{tableAction("dynamodb:"+op, in.TableName)}
 	case "BatchGetItem", "BatchWriteItem":
 		var cs []check
-		for _, t := range sortedKeys(in.RequestItems) {
+		for _, t := range slices.Sorted(maps.Keys(in.RequestItems)) {
 			cs = append(cs, tableAction("dynamodb:"+op, t))
 		}
 		return cs

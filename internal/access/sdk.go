@@ -2,8 +2,9 @@ package access
 
 import (
 	"context"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -17,8 +18,13 @@ import (
 const middlewareID = "nanopipe.DeclaredAccess"
 
 // S3Options returns the option adding the check of the stage's declared
-// accesses to an S3 client, for pipeline.Env.S3Options.
+// accesses to an S3 client, for pipeline.Env.S3Options. A nil stage (the
+// clients of a context bound with pipeline.WithEnv: a test's seeding) is
+// not checked.
 func (p *Policy) S3Options(s *pipeline.Stage) []func(*s3.Options) {
+	if s == nil {
+		return nil
+	}
 	return []func(*s3.Options){func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, p.addCheck(s, s3Checks))
 	}}
@@ -27,6 +33,9 @@ func (p *Policy) S3Options(s *pipeline.Stage) []func(*s3.Options) {
 // DynamoDBOptions returns the option adding the check of the stage's
 // declared accesses to a DynamoDB client, for pipeline.Env.DynamoDBOptions.
 func (p *Policy) DynamoDBOptions(s *pipeline.Stage) []func(*dynamodb.Options) {
+	if s == nil {
+		return nil
+	}
 	return []func(*dynamodb.Options){func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, p.addCheck(s, dynamoDBChecks))
 	}}
@@ -167,13 +176,13 @@ func dynamoDBChecks(op string, in any) []check {
 		return []check{tableAction("dynamodb:DescribeTable", str(in.TableName))}
 	case *dynamodb.BatchGetItemInput:
 		var cs []check
-		for _, t := range sortedKeys(in.RequestItems) {
+		for _, t := range slices.Sorted(maps.Keys(in.RequestItems)) {
 			cs = append(cs, tableAction("dynamodb:BatchGetItem", t))
 		}
 		return cs
 	case *dynamodb.BatchWriteItemInput:
 		var cs []check
-		for _, t := range sortedKeys(in.RequestItems) {
+		for _, t := range slices.Sorted(maps.Keys(in.RequestItems)) {
 			cs = append(cs, tableAction("dynamodb:BatchWriteItem", t))
 		}
 		return cs
@@ -211,13 +220,4 @@ func otherDynamoDB(op string) check {
 		action = "dynamodb:PartiQL (" + op + ")"
 	}
 	return otherAction(action, "")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
