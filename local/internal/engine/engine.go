@@ -525,6 +525,9 @@ func (st *state) addEvent(ev *asyncEvent) error {
 	if st.dir == "" {
 		return nil
 	}
+	if st.log == nil {
+		return errStateClosed
+	}
 	if err := st.log.Append(asyncLog{Op: "enq", Ev: ev}); err != nil {
 		return err
 	}
@@ -540,9 +543,14 @@ func (st *state) doneEvent(id string) error {
 	if st.dir == "" {
 		return nil
 	}
+	if st.log == nil {
+		return errStateClosed
+	}
 	delete(st.pending, id)
 	return st.log.Append(asyncLog{Op: "done", ID: id})
 }
+
+var errStateClosed = errors.New("engine: the state is closed")
 
 func (st *state) checkpoint(key string) string {
 	st.mu.Lock()
