@@ -473,7 +473,9 @@ func openState(dir string) (*state, error) {
 			st.created = cf.Created
 		}
 	}
+	lines := 0
 	j, err := journal.Open(filepath.Join(dir, "async.log"), func(line []byte) error {
+		lines++
 		var l asyncLog
 		if err := json.Unmarshal(line, &l); err != nil {
 			return err
@@ -488,6 +490,10 @@ func openState(dir string) (*state, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if lines == len(st.pending) {
+		st.log = j // every line is an event still pending: nothing to compact
+		return st, nil
 	}
 	// Compact: keep only what is still pending.
 	err = j.Rewrite(func(emit func(any) error) error {
