@@ -30,8 +30,8 @@
 // source mapping per stage, reading the stream through the Streams API's
 // operations: batch size, batching window, starting position, per-shard
 // order, retries, bisection, maximum record age, partial batch responses,
-// filters (the trigger's own Match), tumbling windows and on-failure
-// destinations. See package engine.
+// filters (the trigger's own Matches), tumbling windows and on-failure
+// destinations.
 //
 // # Dead letters
 //
@@ -45,26 +45,25 @@
 // A stage may only touch what its Reads, Writes and Deletes declare: the
 // grants the cdk package writes into its function's role. A call outside
 // them is refused with an AccessDenied error naming the declaration to
-// add (package access); Options.AllowUndeclared (dev --enforce=false)
+// add; Options.AllowUndeclared (dev --enforce=false)
 // turns the check off.
 //
 // # The real Lambda entry path
 //
 // With Options.RIE (dev --rie) the stages run out of process: the app's
 // Lambda binary, built as the cdk package builds it, under AWS's Runtime
-// Interface Emulator, one emulator per concurrent invocation of a function
-// (package rie). dev --watch also rebuilds the binary when its Go files
-// change and restarts only those processes (package watch).
+// Interface Emulator, one emulator per concurrent invocation of a function.
+// dev --watch also rebuilds the binary when its Go files
+// change and restarts only those processes.
 //
 // # Backends
 //
-// Tables and buckets live in the embedded servers (packages dynamosrv and
-// s3srv) unless Options.DynamoDB or Options.S3 (flags --dynamodb and
-// --s3) choose DynamoDB Local (package dynamolocal) or the versitygw S3
-// gateway (package versity). The endpoint forwards to the chosen server
-// and the engine reads it through the same interfaces (package engine),
+// Tables and buckets live in the embedded servers unless Options.DynamoDB or Options.S3 (flags --dynamodb and
+// --s3) choose DynamoDB Local or the versitygw S3
+// gateway. The endpoint forwards to the chosen server
+// and the engine reads it through the same interfaces,
 // with the external servers' events and records normalised to AWS's
-// shapes. Package conformance runs one suite of pipeline behaviours over
+// shapes. One conformance suite of pipeline behaviours runs over
 // every combination.
 //
 // # In tests

@@ -111,9 +111,6 @@ func (a *App) Report(err error) {
 	}
 }
 
-// CollectsErrors reports whether the app was made with CollectErrors.
-func (a *App) CollectsErrors() bool { return a.collect }
-
 // fail records a declaration error, or panics with it unless the app
 // collects errors. Panicking where the mistake is made points the stack
 // trace at the offending line of the declaration.

@@ -362,10 +362,6 @@ func (t *Table) attributeDefinitions() []KeyAttr {
 	return out
 }
 
-// AttributeDefinitions returns the key attributes of the table and its
-// indexes, each once: what creating the table defines.
-func (t *Table) AttributeDefinitions() []KeyAttr { return t.attributeDefinitions() }
-
 // Changes is a trigger on the table's stream, configured with options such
 // as triggers.Insert, triggers.BatchSize, triggers.Bisect and triggers.Where.
 func (t *Table) Changes(opts ...triggers.StreamOption) triggers.StreamTrigger {

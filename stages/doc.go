@@ -41,11 +41,16 @@
 // object or table, and are returned so that Lambda retries: an error never
 // hides a lost event.
 //
+// # Declaration errors
+//
 // Misdeclarations (a Load on a Removed trigger, a Cascade whose trigger
-// excludes removals, a row type without the table's key) panic at the
-// declaration with a message naming the stage and the fix, as pipeline's
-// own declarations do; for an app made with pipeline.CollectErrors the
-// constructor returns nil instead and the app's Validate reports the error.
+// excludes removals, a row type without the table's key) are reported
+// through the app (App.Report) like pipeline's own declarations: they
+// panic at the declaration with a message naming the stage and the fix,
+// or, for an app made with pipeline.CollectErrors, are returned by the
+// app's Validate. A constructor always returns a usable stage, so chained
+// calls such as .Timeout(...) work either way; a misdeclared one is a
+// stand-in whose every invocation fails with the declaration error.
 //
 // # Sizing a load
 //
