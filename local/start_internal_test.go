@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -78,4 +79,24 @@ func TestWriteDuringStartHasItsEvent(t *testing.T) {
 
 type startItem struct {
 	ID string `dynamodbav:"id"`
+}
+
+// No single request ends the process or goes unanswered: a panic becomes
+// a 500 in the protocol's error shape.
+func TestRecovererAnswers500(t *testing.T) {
+	h := recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") }), nil)
+	for _, c := range []struct{ target, want string }{
+		{"", "<Code>InternalError</Code>"},
+		{"DynamoDB_20120810.PutItem", `"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError"`},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+		if c.target != "" {
+			r.Header.Set("X-Amz-Target", c.target)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), c.want) {
+			t.Errorf("target %q: %d %s, want 500 with %s", c.target, w.Code, w.Body.String(), c.want)
+		}
+	}
 }
