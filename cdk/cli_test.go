@@ -37,7 +37,7 @@ func TestCLISynth(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cli, "synth", "--validation", "--quiet", "-c", "stage=prod", "-c", "nag=true", "--output", out)
+	cmd := exec.CommandContext(ctx, cli, "synth", "--validation", "--quiet", "-c", "stage=prod", "-c", "nag=true", "-c", "alarmEmail=ops@example.com, oncall@example.com", "--output", out)
 	cmd.Dir = filepath.Join(root, "examples", "photos", "cdk")
 	var env []string
 	for _, kv := range os.Environ() {
@@ -59,9 +59,11 @@ func TestCLISynth(t *testing.T) {
 
 	var tmpl struct {
 		Resources map[string]struct {
-			Type       string
-			Properties map[string]any
+			Type           string
+			Properties     map[string]any
+			DeletionPolicy string
 		}
+		Outputs map[string]any
 	}
 	raw, err := os.ReadFile(filepath.Join(out, "photos-prod.template.json"))
 	if err != nil {
@@ -72,8 +74,15 @@ func TestCLISynth(t *testing.T) {
 	}
 	counts := map[string]int{}
 	var key string
-	for _, r := range tmpl.Resources {
+	emails := map[any]bool{}
+	for id, r := range tmpl.Resources {
 		counts[r.Type]++
+		if r.Type == "AWS::SNS::Subscription" {
+			emails[r.Properties["Endpoint"]] = true
+		}
+		if r.Type == "AWS::SQS::Queue" && r.DeletionPolicy != "Retain" {
+			t.Errorf("prod failure queue %s: DeletionPolicy %q, want Retain", id, r.DeletionPolicy)
+		}
 		if r.Type == "AWS::Lambda::Function" && r.Properties["Runtime"] == "provided.al2023" {
 			counts["functions"]++
 			key = r.Properties["Code"].(map[string]any)["S3Key"].(string)
@@ -97,6 +106,20 @@ func TestCLISynth(t *testing.T) {
 		if counts[typ] != n {
 			t.Errorf("%d %s, want %d", counts[typ], typ, n)
 		}
+	}
+
+	// -c alarmEmail subscribes each address to the alarm topic.
+	if len(emails) != 2 || !emails["ops@example.com"] || !emails["oncall@example.com"] {
+		t.Errorf("email subscriptions %v", emails)
+	}
+	for _, o := range []string{"PhotosUploadsBucketName", "AlarmTopicArn", "ThumbnailFunctionName", "ThumbnailFailureQueueUrl"} {
+		if _, ok := tmpl.Outputs[o]; !ok {
+			t.Errorf("no stack output %s", o)
+		}
+	}
+	// cfn-lint finds no error in what the CLI wrote.
+	for _, e := range lint(t, filepath.Join(out, "photos-prod.template.json")) {
+		t.Error(e)
 	}
 
 	// The validator ran and found nothing.

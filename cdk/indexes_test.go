@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -24,7 +26,7 @@ func TestIndexes(t *testing.T) {
 	_, tmpl := synth(t, app, nil)
 
 	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{
-		"TableName": "idx-dev-orders",
+		"TableName": assertions.Match_Absent(), // CloudFormation names it
 		"AttributeDefinitions": []any{
 			map[string]any{"AttributeName": "customer", "AttributeType": "S"},
 			map[string]any{"AttributeName": "id", "AttributeType": "S"},

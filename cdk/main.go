@@ -2,6 +2,7 @@ package cdk
 
 import (
 	"os"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -19,8 +20,10 @@ import (
 // the context value "stage" (`cdk synth -c stage=prod`, default "dev");
 // it is pinned to the account and region of the CLI's credentials when it
 // has some, and environment-agnostic otherwise (all synth needs). With
-// `-c nag=true` cdk-nag's AwsSolutions rules run and fail the synth on an
-// unsuppressed error.
+// `-c alarmEmail=ops@example.com` (several separated by commas) the
+// addresses are subscribed to the app's alarm topic. With `-c nag=true`
+// cdk-nag's AwsSolutions rules run and fail the synth on an unsuppressed
+// error. The stack outputs are listed in docs/deploying.md.
 func Main(app *pipeline.App, pkg string) {
 	defer jsii.Close()
 	cdkApp := awscdk.NewApp(nil)
@@ -29,7 +32,13 @@ func Main(app *pipeline.App, pkg string) {
 		Description: jsii.String("nanopipe pipeline " + app.Name() + " (" + env + ")"),
 		Env:         cliEnvironment(),
 	})
-	New(stack, "Pipeline", app, &Props{Environment: env, Package: pkg})
+	var emails []string
+	for e := range strings.SplitSeq(contextString(cdkApp, "alarmEmail", ""), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			emails = append(emails, e)
+		}
+	}
+	New(stack, "Pipeline", app, &Props{Environment: env, Package: pkg, AlarmEmails: emails})
 	if contextString(cdkApp, "nag", "") == "true" {
 		nagcheck.Apply(stack)
 	}

@@ -15,13 +15,19 @@ import (
 )
 
 // TestNag runs cdk-nag's AwsSolutions rules over every example app and
-// the feature-complete test app, in both kinds of environment: no error
+// the feature-complete test app (also traced), in both kinds of environment: no error
 // may be left unsuppressed, and every suppression carries its reason.
 func TestNag(t *testing.T) {
 	apps := map[string]func() *pipeline.App{
 		"photos": func() *pipeline.App { return app.App },
 		"ingest": func() *pipeline.App { return ingest.App },
 		"shop":   shop,
+		// Tracing grants X-Ray's actions on "*", suppressed with its reason.
+		"shop-traced": func() *pipeline.App {
+			a := shop()
+			a.StageNamed("load").Tracing()
+			return a
+		},
 	}
 	for name, mk := range apps {
 		for _, env := range []string{"dev", "prod"} {

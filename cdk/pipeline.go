@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -49,12 +49,33 @@ type Props struct {
 	// the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...).
 	// Default 30.
 	LogRetentionDays int
-	// LogLevel sets the runtime's log level: "debug", "info" (default),
-	// "warn" or "error".
+	// LogLevel overrides the log level the declaration sets
+	// (pipeline.LogLevel, Stage.LogLevel) for every function: "debug",
+	// "info", "warn" or "error". Lambda drops JSON log records below it.
 	LogLevel string
-	// AlarmActions are notified when an alarm fires: ARNs such as an SNS
-	// topic's. Empty leaves the alarms without actions.
+	// AlarmActions are notified when an alarm fires and when it is OK
+	// again: ARNs such as an existing SNS topic's. Empty makes the
+	// construct create an SNS topic for the app's alarms (stack output
+	// AlarmTopicArn) and notify it.
 	AlarmActions []string
+	// AlarmEmails subscribes email addresses to the alarm topic the
+	// construct creates; AWS mails each a link to confirm the
+	// subscription. It needs AlarmActions empty.
+	AlarmEmails []string
+	// Alarms sets the alarms' thresholds; nil takes DefaultAlarms.
+	Alarms *Alarms
+	// FixedNames names every table, queue, function, log group, alarm and
+	// the alarm topic <app>-<environment>-<name>, as versions before
+	// 0.2 did. By default CloudFormation names them, so a change that
+	// needs a replacement (a table's key) can be deployed; the functions
+	// learn the generated names through their environment either way.
+	// Keep it on for stacks deployed with fixed names, whose resources
+	// would otherwise be replaced.
+	FixedNames bool
+	// OutputPrefix starts the logical ID of every stack output; letters
+	// and digits, default "". A second pipeline in the same stack needs a
+	// prefix of its own (NewSafely says so).
+	OutputPrefix string
 }
 
 // DefaultLogRetentionDays is the log retention when Props leaves it unset.
@@ -84,12 +105,18 @@ type Pipeline struct {
 	functions   map[string]*deployedFunction
 	queues      map[string]awssqs.CfnQueue
 	queueARNs   map[*queuePlan]string
+	topic       awssns.CfnTopic // the alarm topic the construct created, or nil
+	actions     []string        // alarm and OK actions of every alarm
+	props       *Props
+	thresholds  Alarms
+	stack       awscdk.Stack // holds the outputs
 
 	partition, region, account string
 }
 
 type deployedFunction struct {
 	plan  *fnPlan
+	name  string // the function's name: a token unless Props.FixedNames
 	fn    awslambda.CfnFunction
 	role  awsiam.CfnRole
 	logs  awslogs.CfnLogGroup
@@ -146,8 +173,30 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 			errs = append(errs, fmt.Errorf("cdk: Props.AlarmActions: %q is not an ARN", a))
 		}
 	}
+	for _, e := range props.AlarmEmails {
+		if !emailRE.MatchString(e) {
+			errs = append(errs, fmt.Errorf("cdk: Props.AlarmEmails: %q is not an email address", e))
+		}
+	}
+	if len(props.AlarmEmails) > 0 && len(props.AlarmActions) > 0 {
+		errs = append(errs, errors.New("cdk: Props.AlarmEmails subscribes to the alarm topic the construct creates, and Props.AlarmActions replaces that topic; subscribe the addresses to your own topic instead"))
+	}
+	if !outputPrefixRE.MatchString(props.OutputPrefix) {
+		errs = append(errs, fmt.Errorf("cdk: Props.OutputPrefix %q: use letters and digits, starting with a letter", props.OutputPrefix))
+	}
+	thresholds, err := props.Alarms.resolve()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	// The outputs are children of the stack (see output): a second
+	// pipeline there needs a prefix of its own.
+	stack := awscdk.Stack_Of(scope)
+	marker := jsii.String("NanopipeOutputs" + props.OutputPrefix)
+	if stack.Node().TryFindChild(marker) != nil {
+		return nil, fmt.Errorf("cdk: the stack already holds a pipeline whose outputs have the prefix %q; give this one a Props.OutputPrefix of its own", props.OutputPrefix)
 	}
 	assets := map[pipeline.Arch]string{}
 	for _, arch := range pl.archs {
@@ -180,24 +229,30 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 		functions:   map[string]*deployedFunction{},
 		queues:      map[string]awssqs.CfnQueue{},
 		queueARNs:   map[*queuePlan]string{},
+		props:       props,
+		thresholds:  thresholds,
 	}
 	// Registered with jsii as the construct itself, so p can be passed
 	// wherever CDK takes a construct.
 	constructs.NewConstruct_Override(p, scope, jsii.String(id))
+	constructs.NewConstruct(stack, marker)
+	p.stack = stack
 	tags := awscdk.Tags_Of(p)
 	tags.Add(jsii.String("nanopipe:app"), jsii.String(app.Name()), nil)
 	tags.Add(jsii.String("nanopipe:environment"), jsii.String(env), nil)
 
+	p.addAlarmTopic()
 	p.addBuckets()
 	p.addTables()
 	code := p.addAssets(assets)
 	for _, f := range pl.functions {
 		p.addFunction(f, code[f.cfg.Arch], retention, props)
 	}
-	// One aspect sets the removal policy of every table and log group,
-	// instead of a call per resource. (Buckets take it as a property.)
+	// One aspect sets the removal policy of every table, failure queue and
+	// log group, instead of a call per resource. (Buckets take it as a
+	// property.)
 	awscdk.RemovalPolicies_Of(p).Apply(p.removalPolicy(), &awscdk.RemovalPolicyProps{
-		ApplyToResourceTypes: jsii.Strings("AWS::DynamoDB::Table", "AWS::Logs::LogGroup"),
+		ApplyToResourceTypes: jsii.Strings("AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::SQS::Queue"),
 	})
 	return p, nil
 }
@@ -223,11 +278,12 @@ func (p *Pipeline) Role(name string) awsiam.CfnRole {
 	return nil
 }
 
-// FunctionName returns the physical name of the function serving the
-// named stage (or group), or "".
+// FunctionName returns the name of the function serving the named stage
+// (or group), or "": a CloudFormation token (the generated name) unless
+// Props.FixedNames.
 func (p *Pipeline) FunctionName(name string) string {
 	if f := p.function(name); f != nil {
-		return f.plan.physical
+		return f.name
 	}
 	return ""
 }
@@ -303,6 +359,7 @@ func (p *Pipeline) addBuckets() {
 		p.bucketL2[b] = l2
 		p.bucketARNs[b] = *l2.BucketArn()
 		p.bucketNames[b] = *l2.BucketName()
+		p.output(id+"Name", p.bucketNames[b], fmt.Sprintf("Bucket %s: upload here (aws s3 cp FILE s3://NAME/KEY)", b.Name()))
 		if cfn, ok := l2.Node().DefaultChild().(awscdk.CfnResource); ok {
 			cfn.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
 				id:     "AwsSolutions-S1",
@@ -328,7 +385,7 @@ func (p *Pipeline) addTables() {
 			attrs = append(attrs, &awsdynamodb.CfnTable_AttributeDefinitionProperty{AttributeName: jsii.String(sk.Name), AttributeType: jsii.String(string(sk.Type))})
 		}
 		props := &awsdynamodb.CfnTableProps{
-			TableName:                        jsii.String(physicalName(maxTableName, p.plan.prefix, t.Name())),
+			TableName:                        p.fixedName(maxTableName, t.Name()),
 			KeySchema:                        keys,
 			AttributeDefinitions:             attrs,
 			BillingMode:                      jsii.String("PAY_PER_REQUEST"),
@@ -343,12 +400,15 @@ func (p *Pipeline) addTables() {
 			props.TimeToLiveSpecification = &awsdynamodb.CfnTable_TimeToLiveSpecificationProperty{Enabled: jsii.Bool(true), AttributeName: jsii.String(a)}
 		}
 		addIndexes(props, t, attrs)
-		cfn := awsdynamodb.NewCfnTable(p, jsii.String(p.plan.ids.get(t.Name())+"Table"), props)
+		id := p.plan.ids.get(t.Name()) + "Table"
+		cfn := awsdynamodb.NewCfnTable(p, jsii.String(id), props)
 		p.tables[t] = cfn
 		p.tableNames[t] = *cfn.Ref()
 		p.tableARNs[t] = *cfn.AttrArn()
+		p.output(id+"Name", p.tableNames[t], fmt.Sprintf("Table %s", t.Name()))
 		if view != "" {
 			p.streamARNs[t] = *cfn.AttrStreamArn()
+			p.output(id+"StreamArn", p.streamARNs[t], fmt.Sprintf("Stream of table %s", t.Name()))
 		}
 	}
 }
@@ -389,11 +449,16 @@ var lambdaTrust = map[string]any{
 func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProperty, retention int, props *Props) {
 	d := &deployedFunction{plan: f}
 	p.functions[f.name] = d
-	logGroup := "/aws/lambda/" + f.physical
-	d.logs = awslogs.NewCfnLogGroup(p, jsii.String(f.id+"Logs"), &awslogs.CfnLogGroupProps{
-		LogGroupName:    jsii.String(logGroup),
-		RetentionInDays: jsii.Number(float64(retention)),
-	})
+	lgProps := &awslogs.CfnLogGroupProps{RetentionInDays: jsii.Number(float64(retention))}
+	var logGroup string
+	if props.FixedNames {
+		logGroup = "/aws/lambda/" + f.physical
+		lgProps.LogGroupName = jsii.String(logGroup)
+	}
+	d.logs = awslogs.NewCfnLogGroup(p, jsii.String(f.id+"Logs"), lgProps)
+	if logGroup == "" {
+		logGroup = *d.logs.Ref()
+	}
 	d.lgARN = *d.logs.AttrArn()
 
 	if f.async != nil && f.async.queue != nil {
@@ -406,6 +471,10 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 	}
 
 	stmts, wildcards := f.policyStatements(p)
+	obs := f.observability(props.LogLevel)
+	if obs.Tracing {
+		stmts = append(stmts, xrayStatement)
+	}
 	d.role = awsiam.NewCfnRole(p, jsii.String(f.id+"Role"), &awsiam.CfnRoleProps{
 		Description:              jsii.String(fmt.Sprintf("nanopipe %s: function %s (stages %s)", p.plan.prefix, f.name, strings.Join(f.stageNames(), ", "))),
 		AssumeRolePolicyDocument: lambdaTrust,
@@ -414,16 +483,28 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 			PolicyDocument: policyDocument(stmts),
 		}},
 	})
+	// One cdk_nag entry per resource: a second would replace the first.
+	var suppress []nagSuppression
 	if len(wildcards) > 0 {
 		applies := make([]any, len(wildcards))
 		for i, w := range wildcards {
 			applies[i] = map[string]any{"regex": "/^Resource::.*" + regexp.QuoteMeta(literalTail(w)) + "$/"}
 		}
-		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+		suppress = append(suppress, nagSuppression{
 			id:        "AwsSolutions-IAM5",
 			reason:    "Object access is scoped to the keys the stages declare (bucket/prefix*suffix), and dynamodb:ListStreams to the streams of the triggering table, whose label exists only after deploy; every action is named, none is a wildcard.",
 			appliesTo: applies,
-		}))
+		})
+	}
+	if obs.Tracing {
+		suppress = append(suppress, nagSuppression{
+			id:        "AwsSolutions-IAM5",
+			reason:    "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; Resource * is the only form IAM accepts for them.",
+			appliesTo: []any{"Resource::*"},
+		})
+	}
+	if len(suppress) > 0 {
+		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(suppress...))
 	}
 
 	env := plumbing.FunctionEnvironment(f.stages,
@@ -431,15 +512,20 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 		func(t *pipeline.Table) string { return p.tableNames[t] },
 		func(t *pipeline.Table) string { return p.streamARNs[t] })
 	maps.Copy(env, f.env)
-	if props.LogLevel != "" {
-		env[contract.LogLevel] = props.LogLevel
+	if obs.LogLevel != pipeline.LogInfo {
+		// The runtime's default is info.
+		env[contract.LogLevel] = obs.LogLevel
+	}
+	if obs.Tracing {
+		// The runtime records the stages' AWS calls as subsegments.
+		env[contract.Tracing] = "active"
 	}
 	vars := make(map[string]*string, len(env))
 	for k, v := range env {
 		vars[k] = jsii.String(v)
 	}
 	fnProps := &awslambda.CfnFunctionProps{
-		FunctionName:  jsii.String(f.physical),
+		FunctionName:  p.fixedName(maxFunctionName, f.name),
 		Description:   jsii.String(fmt.Sprintf("nanopipe %s: stages %s", p.plan.prefix, strings.Join(f.stageNames(), ", "))),
 		Code:          code,
 		Role:          d.role,
@@ -449,7 +535,14 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 		MemorySize:    jsii.Number(float64(f.cfg.MemoryMB)),
 		Timeout:       jsii.Number(f.cfg.Timeout.Seconds()),
 		Environment:   &awslambda.CfnFunction_EnvironmentProperty{Variables: vars},
-		LoggingConfig: &awslambda.CfnFunction_LoggingConfigProperty{LogGroup: jsii.String(logGroup), LogFormat: jsii.String("JSON")},
+		LoggingConfig: &awslambda.CfnFunction_LoggingConfigProperty{
+			LogGroup:            jsii.String(logGroup),
+			LogFormat:           jsii.String("JSON"),
+			ApplicationLogLevel: jsii.String(strings.ToUpper(obs.LogLevel)),
+		},
+	}
+	if obs.Tracing {
+		fnProps.TracingConfig = &awslambda.CfnFunction_TracingConfigProperty{Mode: jsii.String("Active")}
 	}
 	if rc := f.cfg.ReservedConcurrency; rc != nil {
 		fnProps.ReservedConcurrentExecutions = jsii.Number(float64(*rc))
@@ -457,10 +550,13 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 	d.fn = awslambda.NewCfnFunction(p, jsii.String(f.id+"Function"), fnProps)
 	// The role's policy names the log group, so the role (and with it the
 	// function) is created after it; the dependency is in the template.
-
-	p.alarm(f.id+"ErrorsAlarm", physicalName(maxAlarmName, f.physical, "errors"),
-		fmt.Sprintf("Function %s (stages %s) reported errors: failed invocations are retried and then sent to the on-failure destination.", f.physical, strings.Join(f.stageNames(), ", ")),
-		"AWS/Lambda", "Errors", "FunctionName", f.physical, "Sum", props)
+	if props.FixedNames {
+		d.name = f.physical
+	} else {
+		d.name = *d.fn.Ref()
+	}
+	p.output(f.id+"FunctionName", d.name, fmt.Sprintf("Function %s (stages %s)", f.name, strings.Join(f.stageNames(), ", ")))
+	p.functionAlarms(f, d)
 
 	if f.async != nil {
 		p.addObjectTriggers(f, d)
@@ -468,17 +564,6 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 	for _, s := range f.streams {
 		p.addStreamTrigger(s, d)
 	}
-}
-
-func alarmActions(props *Props) *[]interface{} {
-	if len(props.AlarmActions) == 0 {
-		return nil
-	}
-	out := make([]interface{}, len(props.AlarmActions))
-	for i, a := range props.AlarmActions {
-		out[i] = a
-	}
-	return &out
 }
 
 // destinationARN is where a trigger's failures go, or "" for none.
@@ -587,7 +672,19 @@ func (p *Pipeline) addStreamTrigger(s *streamPlan, d *deployedFunction) {
 			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: jsii.String(arn)},
 		}
 	}
-	awslambda.NewCfnEventSourceMapping(p, jsii.String(p.plan.ids.get(s.stage.Name())+"Trigger"), props)
+	dropped := t.OnFailure.Kind == triggers.NoDestination && p.thresholds.FailedEvents > 0
+	if dropped {
+		// Lambda counts the records it drops only with the mapping's
+		// event-count metrics on.
+		props.MetricsConfig = &awslambda.CfnEventSourceMapping_MetricsConfigProperty{Metrics: jsii.Strings("EventCount")}
+	}
+	id := p.plan.ids.get(s.stage.Name())
+	esm := awslambda.NewCfnEventSourceMapping(p, jsii.String(id+"Trigger"), props)
+	if dropped {
+		p.alarm(id+"DroppedAlarm", p.fixedAlarmName(s.stage.Name(), "dropped"),
+			fmt.Sprintf("Stage %s dropped stream records that failed every retry (its trigger discards failures).", s.stage.Name()),
+			"AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", *esm.Ref(), "Sum", float64(p.thresholds.FailedEvents))
+	}
 }
 
 // addQueue adds a default on-failure queue: encrypted with SQS-managed
@@ -595,7 +692,7 @@ func (p *Pipeline) addStreamTrigger(s *streamPlan, d *deployedFunction) {
 // most SQS allows), with an alarm as soon as a message is in it.
 func (p *Pipeline) addQueue(q *queuePlan, props *Props) {
 	queue := awssqs.NewCfnQueue(p, jsii.String(q.id+"Failures"), &awssqs.CfnQueueProps{
-		QueueName:              jsii.String(q.physical),
+		QueueName:              p.fixedName(maxQueueName, q.owner, "failures"),
 		SqsManagedSseEnabled:   jsii.Bool(true),
 		MessageRetentionPeriod: jsii.Number(1209600),
 	})
@@ -620,28 +717,13 @@ func (p *Pipeline) addQueue(q *queuePlan, props *Props) {
 			}},
 		},
 	})
-	p.alarm(q.id+"DeadLettersAlarm", physicalName(maxAlarmName, q.physical, "visible"),
-		fmt.Sprintf("Queue %s holds events or records that failed every retry of %s; inspect and redrive them.", q.physical, q.owner),
-		"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q.physical, "Maximum", props)
-}
-
-// alarm raises an alarm when the metric (of one function or queue) is at
-// least 1 over five minutes.
-func (p *Pipeline) alarm(id, name, description, namespace, metric, dimension, value, statistic string, props *Props) {
-	awscloudwatch.NewCfnAlarm(p, jsii.String(id), &awscloudwatch.CfnAlarmProps{
-		AlarmName:          jsii.String(name),
-		AlarmDescription:   jsii.String(description),
-		Namespace:          jsii.String(namespace),
-		MetricName:         jsii.String(metric),
-		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String(dimension), Value: jsii.String(value)}},
-		Statistic:          jsii.String(statistic),
-		Period:             jsii.Number(300),
-		EvaluationPeriods:  jsii.Number(1),
-		Threshold:          jsii.Number(1),
-		ComparisonOperator: jsii.String("GreaterThanOrEqualToThreshold"),
-		TreatMissingData:   jsii.String("notBreaching"),
-		AlarmActions:       alarmActions(props),
-	})
+	p.output(q.id+"FailureQueueUrl", *queue.Ref(), fmt.Sprintf("Failure queue of %s: events or records that failed every retry", q.owner))
+	p.output(q.id+"FailureQueueArn", arn, fmt.Sprintf("Failure queue of %s (ARN)", q.owner))
+	if p.thresholds.FailedEvents > 0 {
+		p.alarm(q.id+"DeadLettersAlarm", p.fixedAlarmName(q.owner, "failures"),
+			fmt.Sprintf("The failure queue of %s holds events or records that failed every retry; inspect and redrive them.", q.owner),
+			"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", *queue.AttrQueueName(), "Maximum", float64(p.thresholds.FailedEvents))
+	}
 }
 
 // nagSuppression is one cdk-nag rule suppressed on a resource, with the

@@ -2,12 +2,14 @@ package cdk_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
@@ -110,7 +112,8 @@ func TestBucketsAndTables(t *testing.T) {
 	// Created: orders and totals. customers exists and is only referenced.
 	count(t, tmpl, "AWS::DynamoDB::Table", 2)
 	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{
-		"TableName": "shop-dev-orders",
+		// CloudFormation names it.
+		"TableName": assertions.Match_Absent(),
 		"KeySchema": []any{
 			map[string]any{"AttributeName": "id", "KeyType": "HASH"},
 			map[string]any{"AttributeName": "at", "KeyType": "RANGE"},
@@ -127,7 +130,7 @@ func TestBucketsAndTables(t *testing.T) {
 	})
 	// No stage reads the stream of totals: no stream.
 	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{
-		"TableName":           "shop-dev-totals",
+		"KeySchema":           []any{map[string]any{"AttributeName": "day", "KeyType": "HASH"}},
 		"StreamSpecification": assertions.Match_Absent(),
 	})
 }
@@ -169,21 +172,27 @@ func TestEnvironments(t *testing.T) {
 			check(t, "table removal", func() {
 				tmpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 					"DeletionPolicy": tt.deletion,
-					"Properties":     map[string]any{"TableName": "shop-" + tt.env + "-orders", "DeletionProtectionEnabled": tt.deletion == "Retain"},
+					"Properties":     map[string]any{"TimeToLiveSpecification": assertions.Match_AnyValue(), "DeletionProtectionEnabled": tt.deletion == "Retain"},
 				})
 			})
 			check(t, "log group removal", func() {
 				tmpl.HasResource(jsii.String("AWS::Logs::LogGroup"), map[string]any{"DeletionPolicy": tt.deletion, "UpdateReplacePolicy": tt.deletion})
 			})
-			// Queues do not follow the environment: they go with the stack.
-			check(t, "queue removal", func() {
-				tmpl.HasResource(jsii.String("AWS::SQS::Queue"), map[string]any{"DeletionPolicy": assertions.Match_Absent()})
-			})
-			count(t, tmpl, "Custom::S3AutoDeleteObjects", tt.autoDel)
-			has(t, tmpl, "AWS::Lambda::Function", map[string]any{"FunctionName": "shop-" + tt.env + "-load"})
-			if got := p.FunctionName("welcome"); got != "shop-"+tt.env+"-mail" {
-				t.Errorf("FunctionName(welcome) = %q", got)
+			// Failure queues hold failed events: kept like the data.
+			queues := resources(t, tmpl, "AWS::SQS::Queue", nil)
+			for id, q := range queues {
+				if q["DeletionPolicy"] != tt.deletion || q["UpdateReplacePolicy"] != tt.deletion {
+					t.Errorf("queue %s: DeletionPolicy %v, UpdateReplacePolicy %v, want %s", id, q["DeletionPolicy"], q["UpdateReplacePolicy"], tt.deletion)
+				}
+				if r := q["Properties"].(map[string]any)["MessageRetentionPeriod"]; r != 1209600.0 {
+					t.Errorf("queue %s keeps messages %v s, want 14 days", id, r)
+				}
 			}
+			if len(queues) != 3 {
+				t.Errorf("%d queues, want 3", len(queues))
+			}
+			count(t, tmpl, "Custom::S3AutoDeleteObjects", tt.autoDel)
+			has(t, tmpl, "AWS::Lambda::Function", map[string]any{"Description": "nanopipe shop-" + tt.env + ": stages load"})
 		})
 	}
 }
@@ -196,7 +205,7 @@ func ourFunctions(t *testing.T, tmpl assertions.Template) map[string]map[string]
 
 func TestFunctions(t *testing.T) {
 	app := shop()
-	p, tmpl := synth(t, app, nil)
+	p, tmpl := synth(t, app, &cdk.Props{FixedNames: true})
 	fns := ourFunctions(t, tmpl)
 	if len(fns) != 4 {
 		t.Fatalf("%d functions, want 4 (load, forget, total, group mail)", len(fns))
@@ -215,7 +224,7 @@ func TestFunctions(t *testing.T) {
 		"Timeout":                      120,
 		"ReservedConcurrentExecutions": 5,
 		"Role":                         getAtt(loadRole, "Arn"),
-		"LoggingConfig":                map[string]any{"LogGroup": "/aws/lambda/shop-dev-load", "LogFormat": "JSON"},
+		"LoggingConfig":                map[string]any{"LogGroup": "/aws/lambda/shop-dev-load", "LogFormat": "JSON", "ApplicationLogLevel": "INFO"},
 		// The environment contract, names as CloudFormation references,
 		// plus the stage's own variable.
 		"Environment": map[string]any{"Variables": map[string]any{
@@ -290,7 +299,7 @@ func TestFunctions(t *testing.T) {
 }
 
 func TestGroups(t *testing.T) {
-	p, tmpl := synth(t, shop(), nil)
+	p, tmpl := synth(t, shop(), &cdk.Props{FixedNames: true})
 	mailID, _ := logical(t, tmpl, "AWS::Lambda::Function", "PipelineMailFunction")
 	has(t, tmpl, "AWS::Lambda::Function", map[string]any{
 		"FunctionName": "shop-dev-mail",
@@ -414,8 +423,22 @@ func TestDiscardedFailures(t *testing.T) {
 	count(t, tmpl, "AWS::SQS::Queue", 0)
 	has(t, tmpl, "AWS::Lambda::EventInvokeConfig", map[string]any{"DestinationConfig": assertions.Match_Absent()})
 	has(t, tmpl, "AWS::Lambda::EventSourceMapping", map[string]any{"DestinationConfig": assertions.Match_Absent()})
-	// The error alarms stay.
-	count(t, tmpl, "AWS::CloudWatch::Alarm", 2)
+	// What is dropped raises an alarm: AsyncEventsDropped for drop,
+	// the mapping's DroppedEventCount (its event-count metrics on) for
+	// skip; and each function has its throttles alarm, skip its iterator
+	// age alarm.
+	dropID, _ := logical(t, tmpl, "AWS::Lambda::Function", "PipelineDropFunction")
+	mapping, _ := logical(t, tmpl, "AWS::Lambda::EventSourceMapping", "PipelineSkipTrigger")
+	has(t, tmpl, "AWS::Lambda::EventSourceMapping", map[string]any{"MetricsConfig": map[string]any{"Metrics": []any{"EventCount"}}})
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"Namespace": "AWS/Lambda", "MetricName": "AsyncEventsDropped", "Statistic": "Sum", "Threshold": 1,
+		"Dimensions": []any{map[string]any{"Name": "FunctionName", "Value": ref(dropID)}},
+	})
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"Namespace": "AWS/Lambda", "MetricName": "DroppedEventCount", "Statistic": "Sum", "Threshold": 1,
+		"Dimensions": []any{map[string]any{"Name": "EventSourceMappingUUID", "Value": ref(mapping)}},
+	})
+	count(t, tmpl, "AWS::CloudWatch::Alarm", 5)
 }
 
 func TestStreamTriggers(t *testing.T) {
@@ -486,8 +509,8 @@ func TestQueuesAndAlarms(t *testing.T) {
 		if qp["SqsManagedSseEnabled"] != true {
 			t.Errorf("queue %s is not encrypted", id)
 		}
-		if !strings.HasSuffix(qp["QueueName"].(string), "-failures") || !strings.HasPrefix(qp["QueueName"].(string), "shop-dev-") {
-			t.Errorf("queue %s name %v", id, qp["QueueName"])
+		if qp["QueueName"] != nil {
+			t.Errorf("queue %s has the fixed name %v", id, qp["QueueName"])
 		}
 		enforced := false
 		for _, p := range policies {
@@ -506,36 +529,274 @@ func TestQueuesAndAlarms(t *testing.T) {
 		if !enforced {
 			t.Errorf("queue %s: no policy denies requests without TLS", id)
 		}
+		// Events reaching a failure queue raise the alarm.
 		has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
 			"Namespace":          "AWS/SQS",
 			"MetricName":         "ApproximateNumberOfMessagesVisible",
-			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": qp["QueueName"]}},
-			"Threshold":          1,
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": getAtt(id, "QueueName")}},
+			"Statistic":          "Maximum",
+			"Threshold":          cdk.DefaultFailedEvents,
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
-			"AlarmActions":       []any{alertsTopic},
 		})
 	}
-	for _, name := range []string{"load", "forget", "total", "mail"} {
+	fn := func(name string) map[string]any {
+		id, _ := logical(t, tmpl, "AWS::Lambda::Function", "Pipeline"+name+"Function")
+		return map[string]any{"Name": "FunctionName", "Value": ref(id)}
+	}
+	for _, name := range []string{"Load", "Forget", "Total", "Mail"} {
 		has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
-			"Namespace":    "AWS/Lambda",
-			"MetricName":   "Errors",
-			"Dimensions":   []any{map[string]any{"Name": "FunctionName", "Value": "shop-dev-" + name}},
-			"Statistic":    "Sum",
-			"Threshold":    1,
-			"AlarmActions": []any{alertsTopic},
+			"Namespace": "AWS/Lambda", "MetricName": "Throttles", "Statistic": "Sum", "Threshold": cdk.DefaultThrottles,
+			"Dimensions": []any{fn(name)},
 		})
 	}
-	count(t, tmpl, "AWS::CloudWatch::Alarm", 4+3)
+	// The functions reading streams: total and the mail group.
+	for _, name := range []string{"Total", "Mail"} {
+		has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
+			"Namespace": "AWS/Lambda", "MetricName": "IteratorAge", "Statistic": "Maximum",
+			"Threshold":  cdk.DefaultIteratorAge.Milliseconds(),
+			"Dimensions": []any{fn(name)},
+		})
+	}
+	// forget sends its failures to an existing queue: its dropped events
+	// raise the alarm the app's failure queues would.
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"Namespace": "AWS/Lambda", "MetricName": "AsyncEventsDropped", "Statistic": "Sum", "Threshold": 1,
+		"Dimensions": []any{fn("Forget")},
+	})
+	// No alarm on Errors: an S3 event whose retry succeeds is no incident.
+	alarms := resources(t, tmpl, "AWS::CloudWatch::Alarm", nil)
+	if len(alarms) != 3+4+2+1 {
+		t.Errorf("%d alarms, want 10", len(alarms))
+	}
+	for id, a := range alarms {
+		ap := props(a)
+		if ap["MetricName"] == "Errors" {
+			t.Errorf("alarm %s is on Errors", id)
+		}
+		if !reflect.DeepEqual(ap["AlarmActions"], []any{alertsTopic}) || !reflect.DeepEqual(ap["OKActions"], []any{alertsTopic}) {
+			t.Errorf("alarm %s: AlarmActions %v, OKActions %v, want [%s] both", id, ap["AlarmActions"], ap["OKActions"], alertsTopic)
+		}
+		if ap["AlarmName"] != nil {
+			t.Errorf("alarm %s has the fixed name %v", id, ap["AlarmName"])
+		}
+		if ap["Period"] != 300.0 || ap["TreatMissingData"] != "notBreaching" {
+			t.Errorf("alarm %s: Period %v, TreatMissingData %v", id, ap["Period"], ap["TreatMissingData"])
+		}
+	}
+	// Given actions, the construct makes no topic of its own.
+	count(t, tmpl, "AWS::SNS::Topic", 0)
+}
+
+func TestAlarmTopic(t *testing.T) {
+	p, tmpl := synth(t, shop(), &cdk.Props{AlarmEmails: []string{"ops@example.com", "oncall@example.com"}})
+	topicID, _ := logical(t, tmpl, "AWS::SNS::Topic", "PipelineAlarmTopic")
+	if p.AlarmTopic() == nil {
+		t.Error("AlarmTopic() = nil")
+	}
+	has(t, tmpl, "AWS::SNS::Topic", map[string]any{"TopicName": assertions.Match_Absent()})
+	for _, e := range []string{"ops@example.com", "oncall@example.com"} {
+		has(t, tmpl, "AWS::SNS::Subscription", map[string]any{"TopicArn": ref(topicID), "Protocol": "email", "Endpoint": e})
+	}
+	count(t, tmpl, "AWS::SNS::Subscription", 2)
+	// CloudWatch of this account may publish, and nothing without TLS.
+	has(t, tmpl, "AWS::SNS::TopicPolicy", map[string]any{
+		"Topics": []any{ref(topicID)},
+		"PolicyDocument": map[string]any{"Statement": []any{
+			assertions.Match_ObjectLike(&map[string]any{"Effect": "Allow", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish"}),
+			assertions.Match_ObjectLike(&map[string]any{"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}}),
+		}},
+	})
+	alarms := resources(t, tmpl, "AWS::CloudWatch::Alarm", nil)
+	if len(alarms) == 0 {
+		t.Fatal("no alarms")
+	}
+	for id, a := range alarms {
+		ap := props(a)
+		if !reflect.DeepEqual(ap["AlarmActions"], []any{ref(topicID)}) || !reflect.DeepEqual(ap["OKActions"], []any{ref(topicID)}) {
+			t.Errorf("alarm %s: AlarmActions %v, OKActions %v, want the app's topic", id, ap["AlarmActions"], ap["OKActions"])
+		}
+	}
+}
+
+func TestAlarmThresholds(t *testing.T) {
+	_, tmpl := synth(t, shop(), &cdk.Props{Alarms: &cdk.Alarms{FailedEvents: 5, IteratorAge: time.Minute, Throttles: -1, Period: 10 * time.Minute}})
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 5, "Period": 600})
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{"MetricName": "AsyncEventsDropped", "Threshold": 5, "Period": 600})
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{"MetricName": "IteratorAge", "Threshold": 60000, "Period": 600})
+	// Negative turns the kind off.
+	if n := len(resources(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{"MetricName": "Throttles"})); n != 0 {
+		t.Errorf("%d throttles alarms, want none", n)
+	}
+	count(t, tmpl, "AWS::CloudWatch::Alarm", 3+2+1)
+}
+
+// TestOutputs checks every bucket, table, stream, failure queue and
+// function, and the alarm topic, is a stack output under its documented
+// name.
+func TestOutputs(t *testing.T) {
+	_, tmpl := synth(t, shop(), nil)
+	b, _ := json.Marshal(tmpl.ToJSON())
+	var doc struct{ Outputs map[string]map[string]any }
+	json.Unmarshal(b, &doc)
+	outputs := doc.Outputs
+	bucket, _ := logical(t, tmpl, "AWS::S3::Bucket", "PipelineShopInboxBucket")
+	orders, _ := logical(t, tmpl, "AWS::DynamoDB::Table", "PipelineOrdersTable")
+	totals, _ := logical(t, tmpl, "AWS::DynamoDB::Table", "PipelineTotalsTable")
+	topic, _ := logical(t, tmpl, "AWS::SNS::Topic", "PipelineAlarmTopic")
+	want := map[string]any{
+		"ShopInboxBucketName":  ref(bucket),
+		"OrdersTableName":      ref(orders),
+		"OrdersTableStreamArn": getAtt(orders, "StreamArn"),
+		"TotalsTableName":      ref(totals),
+		"AlarmTopicArn":        ref(topic),
+	}
+	for _, name := range []string{"Load", "Forget", "Total", "Mail"} {
+		id, _ := logical(t, tmpl, "AWS::Lambda::Function", "Pipeline"+name+"Function")
+		want[name+"FunctionName"] = ref(id)
+	}
+	for _, name := range []string{"Load", "Mail", "Welcome"} {
+		id, _ := logical(t, tmpl, "AWS::SQS::Queue", "Pipeline"+name+"Failures")
+		want[name+"FailureQueueUrl"] = ref(id)
+		want[name+"FailureQueueArn"] = getAtt(id, "Arn")
+	}
+	got := map[string]any{}
+	for k, o := range outputs {
+		got[k] = o["Value"]
+		if d, _ := o["Description"].(string); d == "" {
+			t.Errorf("output %s has no description", k)
+		}
+	}
+	equalJSON(t, "outputs", got, want)
+
+	// A prefix keeps two pipelines in one stack apart.
+	_, tmpl = synth(t, shop(), &cdk.Props{OutputPrefix: "Shop"})
+	b, _ = json.Marshal(tmpl.ToJSON())
+	doc.Outputs = nil
+	json.Unmarshal(b, &doc)
+	if _, ok := doc.Outputs["ShopOrdersTableName"]; !ok || len(doc.Outputs) != len(want) {
+		t.Errorf("outputs with prefix Shop: %v", slices.Sorted(maps.Keys(doc.Outputs)))
+	}
+
+	// Two pipelines in one stack: the second needs its own prefix.
+	st := stack()
+	cdk.New(st, "Shop", shop(), &cdk.Props{Prebuilt: prebuilt})
+	if _, err := cdk.NewSafely(st, "Again", shop(), &cdk.Props{Prebuilt: prebuilt}); err == nil || !strings.Contains(err.Error(), "OutputPrefix") {
+		t.Errorf("a second pipeline with the same prefix: %v", err)
+	}
+	if st.Node().TryFindChild(jsii.String("Again")) != nil {
+		t.Error("the refused pipeline left a construct behind")
+	}
+	cdk.New(st, "Other", shop(), &cdk.Props{Prebuilt: prebuilt, OutputPrefix: "Other"})
+	b, _ = json.Marshal(assertions.Template_FromStack(st, nil).ToJSON())
+	doc.Outputs = nil
+	json.Unmarshal(b, &doc)
+	if len(doc.Outputs) != 2*len(want) {
+		t.Errorf("two pipelines: %d outputs, want %d", len(doc.Outputs), 2*len(want))
+	}
+}
+
+// TestNames checks CloudFormation names what the construct creates
+// unless Props.FixedNames, and the functions learn the generated names
+// through their environment.
+func TestNames(t *testing.T) {
+	_, tmpl := synth(t, shop(), nil)
+	for typ, prop := range map[string]string{
+		"AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueName", "AWS::Lambda::Function": "FunctionName",
+		"AWS::Logs::LogGroup": "LogGroupName", "AWS::CloudWatch::Alarm": "AlarmName", "AWS::SNS::Topic": "TopicName",
+	} {
+		for id, r := range resources(t, tmpl, typ, nil) {
+			if v, ok := props(r)[prop]; ok && id != "AWS679f53fac002430cb0da5b7982bd2287" && !strings.HasPrefix(id, "BucketNotificationsHandler") {
+				t.Errorf("%s %s: %s %v, want none", typ, id, prop, v)
+			}
+		}
+	}
+	loadLogs, _ := logical(t, tmpl, "AWS::Logs::LogGroup", "PipelineLoadLogs")
+	orders, _ := logical(t, tmpl, "AWS::DynamoDB::Table", "PipelineOrdersTable")
+	has(t, tmpl, "AWS::Lambda::Function", map[string]any{
+		"LoggingConfig": map[string]any{"LogGroup": ref(loadLogs), "LogFormat": "JSON", "ApplicationLogLevel": "INFO"},
+		"Environment":   map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"NANOPIPE_TABLE_ORDERS": ref(orders)})},
+	})
+
+	_, tmpl = synth(t, shop(), &cdk.Props{FixedNames: true, Environment: "prod"})
+	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{"TableName": "shop-prod-orders"})
+	has(t, tmpl, "AWS::SQS::Queue", map[string]any{"QueueName": "shop-prod-welcome-failures"})
+	has(t, tmpl, "AWS::Lambda::Function", map[string]any{"FunctionName": "shop-prod-mail"})
+	has(t, tmpl, "AWS::Logs::LogGroup", map[string]any{"LogGroupName": "/aws/lambda/shop-prod-mail"})
+	has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "shop-prod-welcome-failures"})
+	has(t, tmpl, "AWS::SNS::Topic", map[string]any{"TopicName": "shop-prod-alarms"})
 }
 
 func TestLogs(t *testing.T) {
 	_, tmpl := synth(t, shop(), nil)
 	count(t, tmpl, "AWS::Logs::LogGroup", 4)
-	has(t, tmpl, "AWS::Logs::LogGroup", map[string]any{"LogGroupName": "/aws/lambda/shop-dev-load", "RetentionInDays": cdk.DefaultLogRetentionDays})
+	has(t, tmpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": cdk.DefaultLogRetentionDays})
 
-	_, tmpl = synth(t, shop(), &cdk.Props{LogRetentionDays: 365, LogLevel: "debug"})
-	has(t, tmpl, "AWS::Logs::LogGroup", map[string]any{"LogGroupName": "/aws/lambda/shop-dev-mail", "RetentionInDays": 365})
-	has(t, tmpl, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{"NANOPIPE_LOG_LEVEL": "debug"}}})
+	// The declaration sets the level: the app's, a stage's over it, the
+	// most verbose of a group's stages; Props.LogLevel over all.
+	app := shop()
+	app.StageNamed("total").LogLevel(pipeline.LogError)
+	app.StageNamed("welcome").LogLevel(pipeline.LogDebug)
+	_, tmpl = synth(t, app, &cdk.Props{LogRetentionDays: 365})
+	has(t, tmpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 365})
+	level := func(fn, want string) {
+		t.Helper()
+		_, f := logical(t, tmpl, "AWS::Lambda::Function", "Pipeline"+fn+"Function")
+		fp := props(f)
+		if got := fp["LoggingConfig"].(map[string]any)["ApplicationLogLevel"]; got != strings.ToUpper(want) {
+			t.Errorf("%s: ApplicationLogLevel %v, want %s", fn, got, strings.ToUpper(want))
+		}
+		if got := fp["Environment"].(map[string]any)["Variables"].(map[string]any)["NANOPIPE_LOG_LEVEL"]; got != want && (want != "info" || got != nil) {
+			t.Errorf("%s: NANOPIPE_LOG_LEVEL %v, want %s", fn, got, want)
+		}
+	}
+	level("Total", "error")
+	level("Mail", "debug")
+	level("Load", "info")
+
+	_, tmpl = synth(t, app, &cdk.Props{LogLevel: "warn"})
+	level("Total", "warn")
+	level("Mail", "warn")
+}
+
+func TestTracing(t *testing.T) {
+	// Off by default: no tracing config, no X-Ray grant.
+	_, tmpl := synth(t, shop(), nil)
+	if n := len(resources(t, tmpl, "AWS::Lambda::Function", map[string]any{"TracingConfig": assertions.Match_AnyValue()})); n != 0 {
+		t.Errorf("%d traced functions, want 0", n)
+	}
+	if _, ok := statements(t, tmpl, "Load")["WriteTraces"]; ok {
+		t.Error("untraced load may write traces")
+	}
+
+	// One stage: its function only (here the mail group, through welcome).
+	app := shop()
+	app.StageNamed("welcome").Tracing()
+	_, tmpl = synth(t, app, nil)
+	traced := resources(t, tmpl, "AWS::Lambda::Function", map[string]any{"TracingConfig": map[string]any{"Mode": "Active"}})
+	mail, _ := logical(t, tmpl, "AWS::Lambda::Function", "PipelineMailFunction")
+	if len(traced) != 1 || traced[mail] == nil {
+		t.Errorf("traced %v, want the mail group's function only", slices.Sorted(maps.Keys(traced)))
+	}
+	has(t, tmpl, "AWS::Lambda::Function", map[string]any{
+		"TracingConfig": map[string]any{"Mode": "Active"},
+		"Environment":   map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"NANOPIPE_TRACING": "active"})},
+	})
+	if n := len(resources(t, tmpl, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"NANOPIPE_TRACING": assertions.Match_AnyValue()})}})); n != 1 {
+		t.Errorf("%d functions with NANOPIPE_TRACING, want 1", n)
+	}
+	equalJSON(t, "mail's X-Ray statement", statements(t, tmpl, "Mail")["WriteTraces"], map[string]any{
+		"Sid": "WriteTraces", "Effect": "Allow", "Action": []any{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "Resource": "*",
+	})
+
+	// The app: every function.
+	tracedApp := pipeline.New("traced", pipeline.Tracing(), pipeline.LogLevel(pipeline.LogWarn))
+	in := tracedApp.Bucket("traced-in")
+	pipeline.OnObject(tracedApp, "a", in.Created(), onObject)
+	pipeline.OnObject(tracedApp, "b", in.Removed(), onObject)
+	_, tmpl = synth(t, tracedApp, nil)
+	if n := len(resources(t, tmpl, "AWS::Lambda::Function", map[string]any{"TracingConfig": map[string]any{"Mode": "Active"}, "LoggingConfig": map[string]any{"ApplicationLogLevel": "WARN"}})); n != 2 {
+		t.Errorf("%d traced functions logging at WARN, want 2", n)
+	}
 }
 
 // TestLeastPrivilege checks each role holds exactly the statements its
@@ -678,6 +939,15 @@ func TestNewSafelyErrors(t *testing.T) {
 		{name: "retention", app: valid, props: cdk.Props{Prebuilt: prebuilt, LogRetentionDays: 10}, want: "LogRetentionDays"},
 		{name: "log level", app: valid, props: cdk.Props{Prebuilt: prebuilt, LogLevel: "loud"}, want: "LogLevel"},
 		{name: "alarm action", app: valid, props: cdk.Props{Prebuilt: prebuilt, AlarmActions: []string{"alerts"}}, want: "not an ARN"},
+		{name: "alarm email", app: valid, props: cdk.Props{Prebuilt: prebuilt, AlarmEmails: []string{"ops"}}, want: "not an email address"},
+		{name: "email without topic", app: valid, props: cdk.Props{Prebuilt: prebuilt, AlarmEmails: []string{"ops@example.com"}, AlarmActions: []string{alertsTopic}}, want: "your own topic"},
+		{name: "alarm period", app: valid, props: cdk.Props{Prebuilt: prebuilt, Alarms: &cdk.Alarms{Period: 90 * time.Second}}, want: "whole number of minutes"},
+		{name: "output prefix", app: valid, props: cdk.Props{Prebuilt: prebuilt, OutputPrefix: "my-app"}, want: "OutputPrefix"},
+		{name: "declared log level", app: func() *pipeline.App {
+			app := pipeline.New("lv", pipeline.CollectErrors(), pipeline.LogLevel("loud"))
+			pipeline.OnObject(app, "a", app.Bucket("lv-in").Created(), onObject)
+			return app
+		}, props: cdk.Props{Prebuilt: prebuilt}, want: "LogLevel(\"loud\")"},
 		{name: "group architectures", app: conflicting(func(app *pipeline.App, in *pipeline.Bucket, items *pipeline.Table) {
 			pipeline.OnObject(app, "a", in.Created(), onObject).Group("g1")
 			pipeline.OnChange(app, "b", items.Changes(), onCustomer).Group("g1").Architecture(pipeline.X86_64)

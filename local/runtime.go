@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -40,8 +42,8 @@ type RIEOptions struct {
 	// rie.DefaultSlots).
 	Slots int
 	// Output receives what the functions print besides their logs (a
-	// crash's stack trace); nil discards it. Their logs go to
-	// Options.StageLogger.
+	// crash's stack trace), and the progress of the build; nil discards
+	// it. Their logs go to Options.StageLogger.
 	Output io.Writer
 }
 
@@ -101,7 +103,10 @@ func (e *Environment) setupRuntime(ctx context.Context) error {
 			}
 		}
 		var err error
-		if bin, err = rie.Build(ctx, rie.BuildOptions{Package: ro.Package, Dir: ro.BuildDir, Out: out}); err != nil {
+		done := buildProgress(ro.Output, ro.Package)
+		bin, err = rie.Build(ctx, rie.BuildOptions{Package: ro.Package, Dir: ro.BuildDir, Out: out})
+		done(err)
+		if err != nil {
 			return fmt.Errorf("local: build the Lambda binary for --rie: %w", err)
 		}
 		if out == "" {
@@ -175,3 +180,39 @@ func (e *Environment) Runner() *rie.Runner { return e.rt.runner }
 // Policy returns the policy the stages' declared accesses are enforced
 // with (unless Options.AllowUndeclared).
 func (e *Environment) Policy() *access.Policy { return e.rt.policy }
+
+// buildProgress tells w what the build of the Lambda binary is doing:
+// the first one compiles the standard library for linux and takes a
+// minute or more, silent otherwise. The returned func ends the report.
+func buildProgress(w io.Writer, pkg string) func(error) {
+	if w == nil {
+		return func(error) {}
+	}
+	if pkg == "" {
+		pkg = "this command's main package"
+	}
+	start := time.Now()
+	fmt.Fprintf(w, "local: building the Lambda binary (%s, linux/%s, -tags lambda.norpc); the first build compiles the standard library for linux and can take a minute or two\n", pkg, runtime.GOARCH)
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "local: still building the Lambda binary (%s)\n", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func(err error) {
+		close(stop)
+		<-finished
+		if err == nil {
+			fmt.Fprintf(w, "local: built the Lambda binary in %s\n", time.Since(start).Round(100*time.Millisecond))
+		}
+	}
+}

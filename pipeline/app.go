@@ -16,6 +16,7 @@ type App struct {
 	tables  []*Table
 	stages  []*Stage
 	names   map[string]string // declared name -> what it names, for duplicates
+	obs     Observability     // tracing and log level of every function
 }
 
 // Option configures an App.

@@ -108,6 +108,9 @@ func envFromEnviron(app *App, getenv func(string) string, cfg aws.Config) (*Env,
 		stages = append(stages, s)
 	}
 	env := &Env{Buckets: map[string]string{}, Tables: map[string]string{}, Streams: map[string]string{}, AWS: cfg}
+	if getenv(contract.Tracing) != "" {
+		env.AWS = traced(cfg, getenv("AWS_XRAY_DAEMON_ADDRESS"))
+	}
 	var missing []string
 	bs, ts := resources(stages)
 	for _, b := range bs {

@@ -61,6 +61,7 @@ type Stage struct {
 	fn         Function
 	h          handler
 	itemType   reflect.Type
+	obs        Observability // the stage's own tracing and log level
 }
 
 type handler interface {

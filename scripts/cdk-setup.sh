@@ -7,6 +7,8 @@
 #                github.com/aws/aws-cdk-go/awscdk/v2; only the synth benchmark's
 #                JavaScript comparison app uses it
 #   constructs   aws-cdk-lib's peer dependency, same version as the Go module
+#   cfn-lint     the CloudFormation linter the tests run on every synthesized
+#                template (Python; installed with pip when missing)
 #
 # Each examples/*/cdk directory gets node_modules, a link to
 # .tools/node_modules, so `npx cdk synth` there finds this CLI offline.
@@ -69,6 +71,21 @@ ignore_and_link() {
 	ignore "node_modules" "examples/photos/cdk/node_modules"
 	link_examples
 }
+
+cfn_lint_version="1.51.0"
+# cfn-lint: any 1.x on PATH will do; otherwise pip installs the pinned one
+# for this user.
+if ! command -v cfn-lint >/dev/null; then
+	if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
+		echo "cdk-setup: installing cfn-lint==$cfn_lint_version with pip (user site)" >&2
+		python3 -m pip install --user --quiet "cfn-lint==$cfn_lint_version" >&2 ||
+			python3 -m pip install --user --quiet --break-system-packages "cfn-lint==$cfn_lint_version" >&2
+	fi
+	if ! command -v cfn-lint >/dev/null; then
+		echo "cdk-setup: cfn-lint not found; install it with pip (python3 -m pip install --user cfn-lint==$cfn_lint_version, then put ~/.local/bin on PATH), pipx (pipx install cfn-lint==$cfn_lint_version) or Homebrew (brew install cfn-lint)" >&2
+		exit 1
+	fi
+fi
 
 if [[ "$(installed aws-cdk)" == "$cli_version" &&
 	"$(installed aws-cdk-lib)" == "$lib_version" &&

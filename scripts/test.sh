@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+# Tests that need an installed tool (the CDK CLI, cfn-lint) fail instead of
+# skipping when CI is set.
+export CI="${CI:-true}"
+
 echo "test: gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))
 if [ -n "$unformatted" ]; then

@@ -1,15 +1,17 @@
 // Package bench is the synth benchmark of the cdk package: a generated
 // app of any number of stages, synthesized by the Go construct (command
-// gosynth) and by a hand-written JavaScript CDK app that produces the
-// same resources with aws-cdk-lib (js/app.js), each as the separate
-// process `cdk synth` would run.
+// gosynth), by a hand-written JavaScript CDK app that produces the same
+// resources with aws-cdk-lib (js/app.js), and by the same app written by
+// hand in Go with aws-cdk-go's L2 constructs (command l2synth), each as
+// the separate process `cdk synth` would run.
 //
 //	scripts/cdk-setup.sh                                  # installs aws-cdk-lib for js/app.js
 //	go test ./cdk/bench -run '^$' -bench Synth -benchtime 5x
 //
 // BenchmarkSynth reports, per app size, the seconds per synth of each and
-// go/js, their ratio. TestSameResources checks that both produce the same
-// resources, so the comparison stays fair as either side changes.
+// the construct's ratios to the peers (go/js, go/l2). TestSameResources
+// checks that all three produce the same resources, so the comparison
+// stays fair as any side changes.
 package bench
 
 import (

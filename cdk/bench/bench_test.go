@@ -20,7 +20,7 @@ import (
 // harness holds what both sides need: the built gosynth command, the
 // node_modules with aws-cdk-lib, and a stand-in bootstrap asset.
 type harness struct {
-	gosynth, nodeModules, appJS, asset string
+	gosynth, l2synth, nodeModules, appJS, asset string
 }
 
 var (
@@ -50,6 +50,7 @@ func newHarness(tb testing.TB) harness {
 		}
 		shared = harness{
 			gosynth:     filepath.Join(dir, "gosynth"),
+			l2synth:     filepath.Join(dir, "l2synth"),
 			nodeModules: nm,
 			appJS:       filepath.Join(root, "cdk", "bench", "js", "app.js"),
 			asset:       filepath.Join(dir, "asset"),
@@ -62,8 +63,11 @@ func newHarness(tb testing.TB) harness {
 			setup = err
 			return
 		}
-		if out, err := exec.Command("go", "build", "-o", shared.gosynth, "./gosynth").CombinedOutput(); err != nil {
-			setup = fmt.Errorf("go build ./gosynth: %v\n%s", err, out)
+		for _, cmd := range []string{"gosynth", "l2synth"} {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "./"+cmd).CombinedOutput(); err != nil {
+				setup = fmt.Errorf("go build ./%s: %v\n%s", cmd, err, out)
+				return
+			}
 		}
 	})
 	if setup != nil {
@@ -95,6 +99,10 @@ func (h harness) synthGo(tb testing.TB, n int, out string) timing {
 	return h.run(tb, out, exec.Command(h.gosynth, "-stages", fmt.Sprint(n), "-out", out, "-asset", h.asset))
 }
 
+func (h harness) synthL2(tb testing.TB, n int, out string) timing {
+	return h.run(tb, out, exec.Command(h.l2synth, "-stages", fmt.Sprint(n), "-out", out, "-asset", h.asset))
+}
+
 func (h harness) synthJS(tb testing.TB, n int, out string) timing {
 	return h.run(tb, out, exec.Command("node", h.appJS, fmt.Sprint(n), out, h.asset))
 }
@@ -124,7 +132,8 @@ func (h harness) run(tb testing.TB, out string, cmd *exec.Cmd) timing {
 	return t
 }
 
-// resourceTypes counts a synthesized template's resources by type.
+// resourceTypes counts a synthesized template's resources by type, and
+// its outputs.
 func resourceTypes(tb testing.TB, out string) map[string]int {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join(out, "Bench.template.json"))
@@ -133,19 +142,22 @@ func resourceTypes(tb testing.TB, out string) map[string]int {
 	}
 	var tmpl struct {
 		Resources map[string]struct{ Type string }
+		Outputs   map[string]any
 	}
 	if err := json.Unmarshal(b, &tmpl); err != nil {
 		tb.Fatal(err)
 	}
-	counts := map[string]int{}
+	// The stack outputs count as one more kind.
+	counts := map[string]int{"(stack outputs)": len(tmpl.Outputs)}
 	for _, r := range tmpl.Resources {
 		counts[r.Type]++
 	}
 	return counts
 }
 
-// TestSameResources keeps the benchmark fair: the Go construct and the
-// hand-written JavaScript app produce the same resources, type by type.
+// TestSameResources keeps the benchmark fair: the Go construct, the
+// hand-written JavaScript app and the hand-written Go L2 app produce the
+// same resources, type by type, and the same number of outputs.
 func TestSameResources(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs both synths; skipped with -short")
@@ -154,14 +166,18 @@ func TestSameResources(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []int{1, 10} {
 		t.Run(fmt.Sprintf("stages=%d", n), func(t *testing.T) {
-			goOut, jsOut := filepath.Join(dir, "go"), filepath.Join(dir, "js")
+			goOut, jsOut, l2Out := filepath.Join(dir, "go"), filepath.Join(dir, "js"), filepath.Join(dir, "l2")
 			h.synthGo(t, n, goOut)
 			h.synthJS(t, n, jsOut)
-			g, j := resourceTypes(t, goOut), resourceTypes(t, jsOut)
-			if !maps.Equal(g, j) {
-				for _, typ := range slices.Sorted(maps.Keys(mergeKeys(g, j))) {
-					if g[typ] != j[typ] {
-						t.Errorf("%s: Go %d, JavaScript %d", typ, g[typ], j[typ])
+			h.synthL2(t, n, l2Out)
+			g := resourceTypes(t, goOut)
+			for peer, out := range map[string]string{"JavaScript": jsOut, "Go L2": l2Out} {
+				p := resourceTypes(t, out)
+				if !maps.Equal(g, p) {
+					for _, typ := range slices.Sorted(maps.Keys(mergeKeys(g, p))) {
+						if g[typ] != p[typ] {
+							t.Errorf("%s: construct %d, %s %d", typ, g[typ], peer, p[typ])
+						}
 					}
 				}
 			}
@@ -179,12 +195,14 @@ func mergeKeys(a, b map[string]int) map[string]int {
 }
 
 // BenchmarkSynth times whole synth processes, as the CDK CLI runs an
-// app: the Go construct's (gosynth) and the hand-written JavaScript
-// app's, alternating which goes first. It reports seconds per synth of
-// each (go-s/op, js-s/op) and their ratio (go/js), and the same for the
-// part from an empty stack to the written assembly (go-build-s/op,
-// js-build-s/op, build-go/js), which leaves out what no construct can
-// change: starting node, and for Go the jsii kernel and its assemblies.
+// app: the Go construct's (gosynth), the hand-written JavaScript app's and
+// the hand-written Go L2 app's (l2synth), rotating which goes first. It
+// reports seconds per synth of each (go-s/op, js-s/op, l2-s/op) and the
+// construct's ratios (go/js, go/l2), and the same for the part from an
+// empty stack to the written assembly (go-build-s/op, js-build-s/op,
+// l2-build-s/op, build-go/js, build-go/l2), which leaves out what no
+// construct can change: starting node, and for Go the jsii kernel and its
+// assemblies.
 //
 //	go test ./cdk/bench -run '^$' -bench Synth -benchtime 5x
 func BenchmarkSynth(b *testing.B) {
@@ -192,15 +210,16 @@ func BenchmarkSynth(b *testing.B) {
 	dir := b.TempDir()
 	for _, n := range []int{1, 10, 50} {
 		b.Run(fmt.Sprintf("stages=%d", n), func(b *testing.B) {
-			goOut, jsOut := filepath.Join(dir, "go"), filepath.Join(dir, "js")
-			var goT, jsT timing
+			goOut, jsOut, l2Out := filepath.Join(dir, "go"), filepath.Join(dir, "js"), filepath.Join(dir, "l2")
+			var goT, jsT, l2T timing
+			runs := []func(){
+				func() { goT.add(h.synthGo(b, n, goOut)) },
+				func() { jsT.add(h.synthJS(b, n, jsOut)) },
+				func() { l2T.add(h.synthL2(b, n, l2Out)) },
+			}
 			for i := 0; b.Loop(); i++ {
-				if i%2 == 0 {
-					goT.add(h.synthGo(b, n, goOut))
-					jsT.add(h.synthJS(b, n, jsOut))
-				} else {
-					jsT.add(h.synthJS(b, n, jsOut))
-					goT.add(h.synthGo(b, n, goOut))
+				for k := range runs {
+					runs[(i+k)%len(runs)]()
 				}
 			}
 			per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
@@ -210,6 +229,10 @@ func BenchmarkSynth(b *testing.B) {
 			b.ReportMetric(per(goT.phase), "go-build-s/op")
 			b.ReportMetric(per(jsT.phase), "js-build-s/op")
 			b.ReportMetric(goT.phase.Seconds()/jsT.phase.Seconds(), "build-go/js")
+			b.ReportMetric(per(l2T.total), "l2-s/op")
+			b.ReportMetric(goT.total.Seconds()/l2T.total.Seconds(), "go/l2")
+			b.ReportMetric(per(l2T.phase), "l2-build-s/op")
+			b.ReportMetric(goT.phase.Seconds()/l2T.phase.Seconds(), "build-go/l2")
 		})
 	}
 }

@@ -10,6 +10,7 @@
 //	NANOPIPE_TABLE_<NAME>      physical name of the table declared as <name>
 //	NANOPIPE_STREAM_<NAME>     stream ARN of the table declared as <name> (stream-triggered tables)
 //	NANOPIPE_LOG_LEVEL         debug, info (default), warn or error
+//	NANOPIPE_TRACING           "active": record the stages' S3 and DynamoDB calls as X-Ray subsegments
 //	NANOPIPE_DESCRIBE          set: print the declaration (App.Describe) and exit
 //
 // <NAME> is the declared name upper-cased with every character other than
@@ -23,6 +24,11 @@ const (
 	App      = "NANOPIPE_APP"
 	Stages   = "NANOPIPE_STAGES"
 	LogLevel = "NANOPIPE_LOG_LEVEL"
+	// Tracing, set to "active" on a function with X-Ray active tracing,
+	// makes the runtime record every S3 and DynamoDB call its stages make
+	// through their handles as an X-Ray subsegment of the sampled
+	// invocation.
+	Tracing = "NANOPIPE_TRACING"
 	// Describe, set to any value, makes App.Main print the declaration
 	// (App.Describe) and exit instead of serving: tools that hold a
 	// declaration, such as the local environment's --watch, use it to

@@ -18,6 +18,8 @@ const logs = require('aws-cdk-lib/aws-logs');
 const sqs = require('aws-cdk-lib/aws-sqs');
 const iam = require('aws-cdk-lib/aws-iam');
 const cloudwatch = require('aws-cdk-lib/aws-cloudwatch');
+const cwActions = require('aws-cdk-lib/aws-cloudwatch-actions');
+const sns = require('aws-cdk-lib/aws-sns');
 
 const [stages, outdir, assetDir] = [parseInt(process.argv[2], 10), process.argv[3], process.argv[4]];
 if (!(stages > 0) || !outdir || !assetDir) {
@@ -25,7 +27,6 @@ if (!(stages > 0) || !outdir || !assetDir) {
   process.exit(2);
 }
 
-const prefix = 'bench-prod';
 const retain = cdk.RemovalPolicy.RETAIN;
 const app = new cdk.App({ outdir });
 const stack = new cdk.Stack(app, 'Bench');
@@ -41,8 +42,7 @@ const data = new s3.Bucket(stack, 'Data', {
   removalPolicy: retain,
 });
 const hasStreamStages = stages > 1;
-const table = (id, name, stream) => new dynamodb.Table(stack, id, {
-  tableName: `${prefix}-${name}`,
+const table = (id, stream) => new dynamodb.Table(stack, id, {
   partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
   billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
   pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -50,40 +50,61 @@ const table = (id, name, stream) => new dynamodb.Table(stack, id, {
   stream,
   removalPolicy: retain,
 });
-const items = table('Items', 'items', hasStreamStages ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined);
-const totals = table('Totals', 'totals');
+const items = table('Items', hasStreamStages ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined);
+const totals = table('Totals');
 const code = lambda.Code.fromAsset(assetDir);
+const output = (id, value, description) => new cdk.CfnOutput(stack, id, { value, description });
+output('BenchDataBucketName', data.bucketName, 'Bucket bench-data');
+output('ItemsTableName', items.tableName, 'Table items');
+if (hasStreamStages) {
+  output('ItemsTableStreamArn', items.tableStreamArn, 'Stream of table items');
+}
+output('TotalsTableName', totals.tableName, 'Table totals');
+
+// The alarm topic: CloudWatch of this account may publish, over TLS.
+const topic = new sns.Topic(stack, 'AlarmTopic', { displayName: 'nanopipe bench-prod alarms', enforceSSL: true });
+topic.addToResourcePolicy(new iam.PolicyStatement({
+  principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+  actions: ['sns:Publish'],
+  resources: [topic.topicArn],
+  conditions: { StringEquals: { 'aws:SourceAccount': cdk.Aws.ACCOUNT_ID } },
+}));
+output('AlarmTopicArn', topic.topicArn, 'SNS topic of the alarms');
+const action = new cwActions.SnsAction(topic);
 
 // A failure destination given by ARN, so the role keeps its one inline
 // policy (SqsDestination would add a second policy resource).
 const toQueue = (queue) => ({ bind: () => ({ destination: queue.queueArn }) });
 
-const alarm = (id, metric, name, description) => metric.createAlarm(stack, id, {
-  alarmName: name,
-  alarmDescription: description,
-  threshold: 1,
-  evaluationPeriods: 1,
-  comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-  treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-});
+const alarm = (id, metric, threshold, description) => {
+  const a = metric.createAlarm(stack, id, {
+    alarmDescription: description,
+    threshold,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  a.addAlarmAction(action);
+  a.addOkAction(action);
+};
 
 for (let i = 0; i < stages; i++) {
   const s3Stage = i % 2 === 0;
   const stage = `${s3Stage ? 's' : 't'}${i}`;
   const id = stage.toUpperCase();
-  const name = `${prefix}-${stage}`;
 
   const logGroup = new logs.LogGroup(stack, `${id}Logs`, {
-    logGroupName: `/aws/lambda/${name}`,
     retention: logs.RetentionDays.ONE_MONTH,
     removalPolicy: retain,
   });
   const queue = new sqs.Queue(stack, `${id}Failures`, {
-    queueName: `${name}-failures`,
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: cdk.Duration.days(14),
+    removalPolicy: retain,
   });
+  output(`${id}FailureQueueUrl`, queue.queueUrl, `Failure queue of ${stage}`);
+  output(`${id}FailureQueueArn`, queue.queueArn, `Failure queue of ${stage} (ARN)`);
 
   const statements = [
     new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
@@ -127,7 +148,6 @@ for (let i = 0; i < stages; i++) {
   });
 
   const fn = new lambda.Function(stack, `${id}Function`, {
-    functionName: name,
     runtime: lambda.Runtime.PROVIDED_AL2023,
     handler: 'bootstrap',
     code,
@@ -137,12 +157,17 @@ for (let i = 0; i < stages; i++) {
     role,
     logGroup,
     loggingFormat: lambda.LoggingFormat.JSON,
+    applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
     environment: env,
   });
-  alarm(`${id}ErrorsAlarm`, fn.metricErrors({ period: cdk.Duration.minutes(5), statistic: 'Sum' }),
-    `${name}-errors`, `Function ${name} reported errors.`);
-  alarm(`${id}DeadLettersAlarm`, queue.metricApproximateNumberOfMessagesVisible({ period: cdk.Duration.minutes(5), statistic: 'Maximum' }),
-    `${name}-failures-visible`, `Queue ${name}-failures holds failed events.`);
+  output(`${id}FunctionName`, fn.functionName, `Function ${stage}`);
+  const period = cdk.Duration.minutes(5);
+  alarm(`${id}ThrottlesAlarm`, fn.metricThrottles({ period, statistic: 'Sum' }), 10, `Invocations of ${stage} are throttled.`);
+  if (!s3Stage) {
+    alarm(`${id}IteratorAgeAlarm`, fn.metric('IteratorAge', { period, statistic: 'Maximum' }), 300000, `${stage} lags behind its stream.`);
+  }
+  alarm(`${id}DeadLettersAlarm`, queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }), 1,
+    `The failure queue of ${stage} holds failed events.`);
 
   if (s3Stage) {
     new lambda.EventInvokeConfig(stack, `${id}AsyncInvoke`, {

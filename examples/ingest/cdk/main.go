@@ -4,7 +4,7 @@
 //	npx cdk synth                 # dev: stack ingest-dev
 //	npx cdk synth -c stage=prod   # prod: stack ingest-prod, data retained
 //	npx cdk synth -c nag=true     # also run cdk-nag's AwsSolutions rules
-//	npx cdk deploy -c stage=prod  # needs AWS credentials
+//	npx cdk deploy -c stage=prod -c alarmEmail=ops@example.com  # needs AWS credentials
 //
 // It builds the ingest Lambda binary (../main.go, with -tags lambda.norpc) once for
 // linux/arm64 and adds the pipeline to a stack named after the environment.

@@ -78,5 +78,5 @@ func FindEmulator() (string, error) {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("rie: aws-lambda-rie not found: run scripts/rie-setup.sh (it installs .tools/bin/aws-lambda-rie), or `GOBIN=$PWD/.tools/bin go install %s`, or set NANOPIPE_RIE to its path", EmulatorModule)
+	return "", fmt.Errorf("rie: aws-lambda-rie (AWS's Lambda Runtime Interface Emulator) not found: install it with `CGO_ENABLED=0 go install %s` and put $(go env GOPATH)/bin on your PATH, or set NANOPIPE_RIE to its path (in a nanopipe checkout, scripts/rie-setup.sh installs it into .tools/bin)", EmulatorModule)
 }
