@@ -440,6 +440,7 @@ func (c *Command) replay(ctx context.Context, args []string) int {
 	dir := fs.String("dir", c.defaultDir(), "state directory of the local environment")
 	stage := fs.String("stage", "", "with --all: only this stage's letters")
 	all := fs.Bool("all", false, "replay every dead letter")
+	verbose := fs.Bool("verbose", false, "also print the stages' info logs (their warnings and errors are always printed)")
 	s3Backend, ddbBackend := backendFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -476,7 +477,12 @@ func (c *Command) replay(ctx context.Context, args []string) int {
 			return 1
 		}
 	}
-	env, err := Start(ctx, c.App, Options{Dir: *dir, Addr: "127.0.0.1:0", Observer: p.delivery, S3: *s3Backend, DynamoDB: *ddbBackend})
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	stageLog := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
+	env, err := Start(ctx, c.App, Options{Dir: *dir, Addr: "127.0.0.1:0", Observer: p.delivery, StageLogger: stageLog, S3: *s3Backend, DynamoDB: *ddbBackend})
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "%s replay: %v\n", c.Name, err)
 		return 1

@@ -3,14 +3,17 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -83,9 +86,12 @@ type Environment struct {
 	Letters  *deadletter.Store
 	Engine   *engine.Engine
 	env      *pipeline.Env
-	ln       net.Listener
+	ln       net.Listener // the endpoint
 	srv      *http.Server
+	sln      net.Listener // the stages' endpoint
+	ssrv     *http.Server
 	endpoint string
+	stageURL string // the stages' endpoint
 	unlock   func()
 	started  time.Time
 	once     sync.Once
@@ -148,6 +154,13 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 		return nil, fmt.Errorf("local: listen on %s: %w (is another local environment running? pick another --port)", opts.Addr, err)
 	}
 	e.endpoint = "http://" + e.ln.Addr().String()
+	// The stages reach the same handler on a port of their own, which stays
+	// open while a stop lets running invocations finish, after the endpoint
+	// stopped taking requests.
+	if e.sln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("local: listen for the stages: %w", err)
+	}
+	e.stageURL = "http://" + e.sln.Addr().String()
 	e.env = e.stageEnv()
 	if err := e.setupRuntime(ctx); err != nil {
 		return nil, err
@@ -169,17 +182,30 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 	if err != nil {
 		return nil, err
 	}
-	e.srv = &http.Server{Handler: e.guard(e.handler()), ReadHeaderTimeout: 10 * time.Second}
-	go e.srv.Serve(e.ln)
+	h := recoverer(e.guard(e.handler()), e.opts.StageLogger)
+	e.ssrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go e.ssrv.Serve(e.sln)
+	if testHookBeforeEngineStart != nil {
+		testHookBeforeEngineStart(e)
+	}
 	if err := e.Engine.Start(ctx); err != nil {
 		return nil, err
 	}
+	// The endpoint serves once the engine is subscribed to the object
+	// events: a write acknowledged always has its event. Connections made
+	// before wait in the listen queue.
+	e.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go e.srv.Serve(e.ln)
 	if opts.Dir != "" {
 		os.WriteFile(filepath.Join(opts.Dir, "endpoint"), []byte(e.endpoint+"\n"), 0o644)
 	}
 	ok = true
 	return e, nil
 }
+
+// testHookBeforeEngineStart, set by tests, runs just before the engine
+// starts.
+var testHookBeforeEngineStart func(*Environment)
 
 func isLoopback(host string) bool {
 	if host == "localhost" {
@@ -239,7 +265,7 @@ func (e *Environment) stageEnv() *pipeline.Env {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	env.Metrics = e.metricsWriter()
-	endpoint := e.endpoint
+	endpoint := e.stageURL
 	env.S3Options = func(*pipeline.Stage) []func(*s3.Options) {
 		return []func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(endpoint); o.UsePathStyle = true }}
 	}
@@ -274,19 +300,37 @@ func (e *Environment) Env() *pipeline.Env { return e.env }
 // App returns the app the environment runs.
 func (e *Environment) App() *pipeline.App { return e.app }
 
-// Close stops the environment: the endpoint stops taking requests, the
-// engine lets running invocations finish (until ctx is done) and keeps
-// what is queued for the next start, and the state is flushed.
+// Close stops the environment, losing nothing: first the endpoint stops
+// taking requests (new connections are refused; requests being served
+// finish, their events queued); then the invocations running are given
+// until ctx is done to finish, the events of their writes journaled for
+// the next start; then the stages' endpoint closes, and the state is
+// written. After a clean stop, a restart neither repeats nor loses a
+// delivery.
 func (e *Environment) Close(ctx context.Context) error {
 	var err error
 	e.once.Do(func() {
-		if e.Engine != nil {
-			err = e.Engine.Close(ctx)
-		}
 		if e.srv != nil {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			e.srv.Shutdown(sctx)
 			cancel()
+			e.srv.Close()
+		}
+		if e.Engine != nil {
+			err = e.Engine.Stop(ctx)
+		}
+		if e.ssrv != nil {
+			// What an invocation abandoned at the deadline writes from now
+			// on is refused, not acknowledged.
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			e.ssrv.Shutdown(sctx)
+			cancel()
+			e.ssrv.Close()
+		}
+		if e.Engine != nil {
+			if cerr := e.Engine.Close(ctx); err == nil {
+				err = cerr
+			}
 		}
 		if cerr := e.closeStores(); err == nil {
 			err = cerr
@@ -308,6 +352,9 @@ func (e *Environment) closeStores() error {
 	}
 	if e.ln != nil && e.srv == nil {
 		e.ln.Close()
+	}
+	if e.sln != nil && e.ssrv == nil {
+		e.sln.Close()
 	}
 	errs = append(errs, e.closeBackends())
 	e.closeRuntime()
@@ -351,10 +398,27 @@ func (e *Environment) admin(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(200, ls)
 	case r.URL.Path == "/_nanopipe/replay" && r.Method == http.MethodPost:
+		// A web page can post a form or text/plain to the endpoint, not
+		// application/json (that needs a CORS preflight, which is never
+		// granted): only a JSON request is taken.
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			reply(http.StatusUnsupportedMediaType, map[string]string{"error": "send the IDs as JSON, with Content-Type: application/json"})
+			return
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" && site != "same-origin" {
+			reply(http.StatusForbidden, map[string]string{"error": "a replay is not taken from a web page of another site"})
+			return
+		}
 		var in struct{ IDs []string }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
 			reply(400, map[string]string{"error": err.Error()})
 			return
+		}
+		for _, id := range in.IDs {
+			if err := deadletter.CheckID(id); err != nil {
+				reply(400, map[string]string{"error": err.Error()})
+				return
+			}
 		}
 		res := e.ReplayAll(r.Context(), in.IDs)
 		reply(200, res)
@@ -392,3 +456,65 @@ type objectSource struct{ s *s3srv.Server }
 func (o objectSource) Subscribe(fn func([]byte)) {
 	o.s.Subscribe(func(r s3srv.Record) { fn(r.JSON()) })
 }
+
+// recoverer answers a request whose handler panicked with a 500 in the
+// protocol's error shape, so that no single request can end the process
+// or leave its client without an answer.
+func recoverer(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			if log != nil {
+				log.Error("request panicked", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			}
+			if tw.wrote {
+				panic(http.ErrAbortHandler) // the answer is cut short: the client sees it
+			}
+			msg := fmt.Sprintf("internal error: %v", v)
+			if strings.Contains(r.Header.Get("X-Amz-Target"), ".") {
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				w.WriteHeader(http.StatusInternalServerError)
+				json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": msg})
+				return
+			}
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusInternalServerError)
+			var b strings.Builder
+			xml.EscapeText(&b, []byte(msg))
+			fmt.Fprintf(w, "%s<Error><Code>InternalError</Code><Message>%s</Message></Error>", xml.Header, b.String())
+		}()
+		h.ServeHTTP(tw, r)
+	})
+}
+
+// trackingWriter notes whether the response was started.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *trackingWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		t.wrote = true
+		f.Flush()
+	}
+}
+
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

@@ -116,7 +116,7 @@ func (e *Environment) setupRuntime(ctx context.Context) error {
 	rt.bootstrap = bin
 	r, err := rie.New(rie.Options{
 		App: e.app, Buckets: e.env.Buckets, Tables: e.env.Tables, Streams: e.env.Streams,
-		Bootstrap: bin, Emulator: emulator, Endpoint: e.endpoint, Region: awsconf.Region,
+		Bootstrap: bin, Emulator: emulator, Endpoint: e.stageURL, Region: awsconf.Region,
 		Slots: ro.Slots, LogLevel: logLevel(e.opts.StageLogger), Logger: e.opts.StageLogger, Output: ro.Output,
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
@@ -95,9 +96,14 @@ var (
 
 // normal returns an error message without what differs between two runs
 // of the same call.
+// The stage's error after a partial batch response is known in-process
+// only (under the emulator it is in the function's log lines).
 func normal(msg string) string {
+	msg = failedReason.ReplaceAllString(msg, "$1")
 	return requestIDs.ReplaceAllString(deniedOnWire.ReplaceAllString(msg, ""), "RequestID: -,")
 }
+
+var failedReason = regexp.MustCompile(`(records reported failed, from [0-9]+): .*`)
 
 // summary is what must be equal between the in-process and the emulator
 // runs: per delivery its stage, event, attempt, outcome and error. With
@@ -341,7 +347,13 @@ func TestRIEResponsesMatch(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want, werr := c.stage.Invoke(ctx, env.Env(), c.payload)
+			// In-process, the engine invokes a stage as a function of its
+			// own, routing and checking the payload as the deployed one does.
+			h, err := plumbing.Handler(faults.App, env.Env(), []*pipeline.Stage{c.stage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := h.Invoke(ctx, c.payload)
 			got, gerr := env.Runner().Invoke(ctx, c.stage, c.payload)
 			if werr != nil {
 				want = nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/nanopipe/nanopipe/internal/failreason"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -120,6 +121,7 @@ func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload [
 			err = inv.call(ctx, c.EventID, func(ctx context.Context) error { return h(ctx, c) })
 		}
 		if err != nil {
+			failreason.Record(ctx, c.SequenceNumber, err)
 			failures = failuresFrom(ev.Changes[i:])
 			break
 		}
@@ -192,8 +194,14 @@ func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []
 		if ev.Window != nil {
 			state = ev.Window.State
 		}
-	} else if i, _ := b.Failed(); i >= 0 && i < from {
+		if n > 0 {
+			failreason.Record(ctx, ev.Changes[0].SequenceNumber, err)
+		}
+	} else if i, ferr := b.Failed(); i >= 0 && i < from {
 		from = i
+		failreason.Record(ctx, ev.Changes[i].SequenceNumber, ferr)
+	} else if bad < n {
+		failreason.Record(ctx, ev.Changes[bad].SequenceNumber, ev.Errors[bad])
 	}
 	inv.metrics.records(n, failedOf(n-from), n-from, oldestChange(ev.Changes))
 	return streamResponse(failuresFrom(ev.Changes[from:]), ev.Window, state)

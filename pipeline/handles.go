@@ -39,6 +39,9 @@ type boundEnvKey struct{}
 // envFrom returns the Env of the running stage, or the Env ctx is bound
 // to with no stage; outside both, an error naming the fix.
 func envFrom(ctx context.Context, what string) (*Env, *Stage, error) {
+	if err := invocationEnded(ctx); err != nil {
+		return nil, nil, err
+	}
 	if inv := invocationFrom(ctx); inv != nil {
 		return inv.env, inv.stage, nil
 	}

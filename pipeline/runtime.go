@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -32,10 +32,50 @@ func (s *Stage) Invoke(ctx context.Context, env *Env, payload []byte) ([]byte, e
 	}
 	inv.log = env.logger().With(slog.String("app", s.app.name), slog.String("stage", s.name), slog.String("request_id", inv.requestID))
 	ctx = context.WithValue(ctx, ctxKey{}, inv)
+	// At the deadline (or when the caller stops the invocation) the
+	// invocation ends: Lambda stops the function there. Code that goes on
+	// anyway, ignoring ctx, has its later handle calls refused.
+	end := &ending{}
+	ctx = context.WithValue(ctx, endingKey{}, end)
+	stop := context.AfterFunc(ctx, func() { end.set(s, inv.requestID, ctx) })
+	defer stop()
 	inv.metrics = startMetrics(env)
 	resp, err := s.h.invoke(ctx, inv, payload)
 	inv.emitMetrics()
 	return resp, err
+}
+
+type endingKey struct{}
+
+// ending holds why an invocation ended before its stage returned.
+type ending struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *ending) set(s *Stage, requestID string, ctx context.Context) {
+	why := "was stopped"
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		why = fmt.Sprintf("timed out (the stage's timeout is %s)", s.Function().Timeout)
+	} else if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+		why = "ended: " + cause.Error()
+	}
+	e.mu.Lock()
+	e.err = fmt.Errorf("pipeline: stage %s: invocation %s %s; Lambda stops a function there, so this call is refused", s.name, requestID, why)
+	e.mu.Unlock()
+}
+
+// invocationEnded returns the error refusing a handle call made after the
+// invocation of ctx ended (timed out), even through a context that is not
+// cancelled (context.WithoutCancel), or nil.
+func invocationEnded(ctx context.Context) error {
+	e, _ := ctx.Value(endingKey{}).(*ending)
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
 }
 
 // handler returns the Lambda handler of a function serving the given
@@ -55,10 +95,11 @@ type router struct {
 	stages []*Stage
 }
 
+// Invoke routes a payload to the stage it is for. A function with one
+// stage goes through the same checks as a group: what no stage's trigger
+// takes is an error, so it is retried and ends at the on-failure
+// destination instead of being acknowledged unprocessed.
 func (r *router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	if len(r.stages) == 1 {
-		return r.stages[0].Invoke(ctx, r.env, payload)
-	}
 	p, err := peek(payload)
 	if err != nil {
 		return nil, err
@@ -67,6 +108,9 @@ func (r *router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case p.isS3:
 		return r.routeS3(ctx, payload)
 	case p.arn != "":
+		if err := p.checkStream(); err != nil {
+			return nil, err
+		}
 		table := tableFromStreamARN(p.arn)
 		for _, s := range r.stages {
 			if t := s.Table(); t != nil && (r.env.Streams[t.name] == p.arn || r.env.tableName(t) == table) {
@@ -111,6 +155,11 @@ func (r *router) routeS3(ctx context.Context, payload []byte) ([]byte, error) {
 		}
 		per[match] = append(per[match], raw)
 	}
+	if len(errs) == 0 && len(order) == 1 {
+		// The whole event is for one stage: it gets the payload as sent.
+		_, err := order[0].Invoke(ctx, r.env, payload)
+		return []byte("null"), err
+	}
 	for _, s := range order {
 		sub, _ := json.Marshal(map[string][]json.RawMessage{"Records": per[s]})
 		if _, err := s.Invoke(ctx, r.env, sub); err != nil {
@@ -120,58 +169,70 @@ func (r *router) routeS3(ctx context.Context, payload []byte) ([]byte, error) {
 	return []byte("null"), errors.Join(errs...)
 }
 
+// peeked is what routing reads of a payload: where its records come from.
 type peeked struct {
-	isS3 bool
-	arn  string
+	isS3    bool
+	arn     string
+	records []recordHead
 }
 
-// peek reads just enough of a payload to route it: the event source of the
-// first record and the stream ARN (also present on empty tumbling-window
-// invocations).
+// recordHead is the routing view of one record.
+type recordHead struct {
+	EventSource    string    `json:"eventSource"`
+	EventName      string    `json:"eventName"`
+	EventSourceARN string    `json:"eventSourceARN"`
+	DynamoDB       *struct{} `json:"dynamodb"`
+}
+
+// peek reads the records' sources and the stream ARN, which an empty
+// tumbling-window invocation carries at the top level, before or after
+// its empty Records array.
 func peek(payload []byte) (peeked, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	var p peeked
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return p, fmt.Errorf("pipeline: payload is not a JSON object")
+	var top struct {
+		Records        *[]recordHead `json:"Records"`
+		EventSourceARN string        `json:"eventSourceARN"`
 	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return p, fmt.Errorf("pipeline: read payload: %w", err)
+	var p peeked
+	if err := json.Unmarshal(payload, &top); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "Records" {
+			return p, fmt.Errorf("pipeline: payload Records is not an array")
 		}
-		key, _ := kt.(string)
-		switch key {
-		case "eventSourceARN":
-			if err := dec.Decode(&p.arn); err != nil {
-				return p, fmt.Errorf("pipeline: read payload: %w", err)
-			}
-		case "Records":
-			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-				return p, fmt.Errorf("pipeline: payload Records is not an array")
-			}
-			if !dec.More() {
-				return p, nil
-			}
-			var first struct {
-				EventSource    string `json:"eventSource"`
-				EventSourceARN string `json:"eventSourceARN"`
-			}
-			if err := dec.Decode(&first); err != nil {
-				return p, fmt.Errorf("pipeline: read payload record: %w", err)
-			}
-			p.isS3 = first.EventSource == "aws:s3"
-			if first.EventSourceARN != "" {
-				p.arn = first.EventSourceARN
-			}
-			return p, nil
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return p, fmt.Errorf("pipeline: read payload: %w", err)
-			}
+		return p, fmt.Errorf("pipeline: payload is not a JSON object: %w", err)
+	}
+	if top.Records != nil {
+		p.records = *top.Records
+	}
+	p.arn = top.EventSourceARN
+	if len(p.records) > 0 {
+		first := p.records[0]
+		p.isS3 = first.EventSource == "aws:s3"
+		if first.EventSourceARN != "" {
+			p.arn = first.EventSourceARN
 		}
 	}
 	return p, nil
+}
+
+// checkStream checks that every record of a stream batch is a change of
+// the same stream, as Lambda's event source mapping sends them.
+func (p peeked) checkStream() error {
+	for i, rec := range p.records {
+		switch {
+		case rec.EventSource != "aws:dynamodb":
+			return fmt.Errorf("pipeline: stream batch record %d has eventSource %q, want aws:dynamodb", i, rec.EventSource)
+		case rec.EventSourceARN != p.arn:
+			return fmt.Errorf("pipeline: stream batch record %d comes from %q, the batch from %q", i, rec.EventSourceARN, p.arn)
+		case rec.DynamoDB == nil:
+			return fmt.Errorf("pipeline: stream batch record %d has no dynamodb member", i)
+		}
+		switch rec.EventName {
+		case "INSERT", "MODIFY", "REMOVE":
+		default:
+			return fmt.Errorf("pipeline: stream batch record %d has eventName %q, want INSERT, MODIFY or REMOVE", i, rec.EventName)
+		}
+	}
+	return nil
 }
 
 // tableFromStreamARN returns NAME of arn:aws:dynamodb:R:A:table/NAME/stream/LABEL.

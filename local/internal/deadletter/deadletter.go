@@ -102,6 +102,28 @@ func NewID(t time.Time) string {
 	return t.UTC().Format("20060102T150405.000000") + "-" + hex.EncodeToString(b)
 }
 
+// CheckID reports whether id is a letter ID as NewID makes them: only
+// such an ID names a file, always inside the store's directory.
+func CheckID(id string) error {
+	const layout = "20060102T150405.000000-00000000"
+	ok := len(id) == len(layout)
+	for i := 0; ok && i < len(id); i++ {
+		c, l := id[i], layout[i]
+		switch {
+		case l >= '0' && l <= '9' && i < 22:
+			ok = c >= '0' && c <= '9'
+		case i > 22:
+			ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+		default:
+			ok = c == l
+		}
+	}
+	if !ok {
+		return fmt.Errorf("deadletter: %q is not a letter ID (IDs look like 20260102T150405.000000-1a2b3c4d: list them with the deadletters command)", id)
+	}
+	return nil
+}
+
 // Put stores a letter, giving it an ID and time when it has none.
 func (s *Store) Put(l *Letter) error {
 	if l.Time.IsZero() {
@@ -109,6 +131,9 @@ func (s *Store) Put(l *Letter) error {
 	}
 	if l.ID == "" {
 		l.ID = NewID(l.Time)
+	}
+	if err := CheckID(l.ID); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,7 +174,7 @@ func (s *Store) List(stage string) ([]*Letter, error) {
 			return nil, fmt.Errorf("deadletter: %w", err)
 		}
 		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			if !strings.HasSuffix(e.Name(), ".json") || CheckID(strings.TrimSuffix(e.Name(), ".json")) != nil {
 				continue
 			}
 			l, err := s.read(strings.TrimSuffix(e.Name(), ".json"))
@@ -166,6 +191,9 @@ func (s *Store) List(stage string) ([]*Letter, error) {
 }
 
 func (s *Store) read(id string) (*Letter, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(filepath.Join(s.dir, id+".json"))
 	if os.IsNotExist(err) {
 		return nil, ErrNotFound
@@ -205,6 +233,9 @@ func (s *Store) Delete(id string) error {
 		}
 		delete(s.mem, id)
 		return nil
+	}
+	if err := CheckID(id); err != nil {
+		return err
 	}
 	err := os.Remove(filepath.Join(s.dir, id+".json"))
 	if os.IsNotExist(err) {

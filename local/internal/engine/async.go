@@ -160,8 +160,12 @@ func (as *asyncStage) start() {
 
 // onObject routes one S3 event record to every stage whose trigger takes
 // it, journaling it before the S3 request that caused it returns.
+//
+// After Stop, events are journaled only, for the next start: they are the
+// writes of invocations finishing, whose requests were acknowledged.
 func (e *Engine) onObject(rec []byte) {
 	if e.closed.Load() {
+		e.log.Error("S3 event after the engine closed: not delivered", "record", string(rec))
 		return
 	}
 	o, err := s3event.Decode(rec)
@@ -186,7 +190,11 @@ func (e *Engine) onObject(rec []byte) {
 
 func (e *Engine) enqueue(as *asyncStage, ev *asyncEvent) {
 	if err := e.state.addEvent(ev); err != nil {
-		e.log.Error("journal S3 event", "stage", ev.Stage, "error", err)
+		// Delivered in this run, but not after a crash.
+		e.log.Error("journal S3 event", "stage", ev.Stage, "event", ev.Summary, "error", err)
+	}
+	if e.stopping.Load() {
+		return // journaled: delivered after the next start
 	}
 	e.busy.Add(1)
 	as.q.push(ev)
@@ -223,7 +231,7 @@ func (as *asyncStage) attempt(ev *asyncEvent) {
 		c.succeeded.Add(1)
 		c.processed.Add(1)
 		e.observe(del)
-		e.state.doneEvent(ev.ID)
+		e.done(ev)
 		e.busy.Add(-1)
 		return
 	}
@@ -268,6 +276,13 @@ func (as *asyncStage) fail(ev *asyncEvent, condition, reason string) {
 		del.Outcome = OutcomeDiscarded
 	}
 	e.observe(del)
-	e.state.doneEvent(ev.ID)
+	e.done(ev)
 	e.busy.Add(-1)
+}
+
+// done journals that an event needs no more delivery.
+func (e *Engine) done(ev *asyncEvent) {
+	if err := e.state.doneEvent(ev.ID); err != nil {
+		e.log.Error("journal S3 event done (it is delivered again after a restart)", "stage", ev.Stage, "event", ev.Summary, "error", err)
+	}
 }

@@ -12,9 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/journal"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -131,19 +134,22 @@ type counters struct {
 // Engine delivers events to stages with Lambda's semantics: S3 events as
 // asynchronous invocations, stream records through event source mappings.
 type Engine struct {
-	opts   Options
-	stats  map[string]*counters
-	async  map[string]*asyncStage
-	maps   []*mapping
-	state  *state
-	ctx    context.Context // invocations: cancelled last, abandoning what still runs
-	cancel context.CancelFunc
-	run    context.Context // loops (reading, batching, retry waits): cancelled first
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	log    *slog.Logger
-	busy   atomic.Int64 // queued or running units of work
-	closed atomic.Bool
+	opts     Options
+	stats    map[string]*counters
+	async    map[string]*asyncStage
+	handlers map[*pipeline.Stage]lambda.Handler // in-process: one function per stage
+	mu       sync.Mutex                         // guards maps
+	maps     []*mapping
+	state    *state
+	ctx      context.Context // invocations: cancelled last, abandoning what still runs
+	cancel   context.CancelFunc
+	run      context.Context // loops (reading, batching, retry waits): cancelled first
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	log      *slog.Logger
+	busy     atomic.Int64 // queued or running units of work
+	stopping atomic.Bool  // Stop was called: events are journaled, not queued
+	closed   atomic.Bool  // Close was called: the state is closed
 }
 
 // New validates the options and prepares an engine; Start begins delivery.
@@ -177,8 +183,16 @@ func New(opts Options) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{opts: opts, stats: map[string]*counters{}, async: map[string]*asyncStage{}, log: log}
+	e.handlers = map[*pipeline.Stage]lambda.Handler{}
 	for _, s := range opts.App.Stages() {
 		e.stats[s.Name()] = &counters{}
+		// In-process, each stage is a function of its own, checking what it
+		// receives as the deployed function does.
+		h, err := plumbing.Handler(opts.App, opts.Env, []*pipeline.Stage{s})
+		if err != nil {
+			return nil, fmt.Errorf("engine: stage %s: %w", s.Name(), err)
+		}
+		e.handlers[s] = h
 	}
 	st, err := openState(opts.StateDir)
 	if err != nil {
@@ -188,8 +202,10 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Start begins delivering: it subscribes to the object source, resumes S3
-// events queued before a restart and starts a mapping per stream stage.
+// Start begins delivering: it resumes S3 events queued before a restart,
+// subscribes to the object source, and starts a mapping per stream
+// stage. The subscription is in place before any stage runs, so a write
+// of a stage always has its event.
 func (e *Engine) Start(ctx context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.run, e.stop = context.WithCancel(e.ctx)
@@ -202,44 +218,51 @@ func (e *Engine) Start(ctx context.Context) error {
 		if as := e.async[ev.Stage]; as != nil {
 			e.busy.Add(1)
 			as.q.push(ev)
-		} else {
-			e.state.doneEvent(ev.ID)
+		} else if err := e.state.doneEvent(ev.ID); err != nil {
+			e.log.Error("journal S3 event", "stage", ev.Stage, "error", err)
 		}
-	}
-	for _, as := range e.async {
-		as.start()
 	}
 	if e.opts.Objects != nil {
 		e.opts.Objects.Subscribe(e.onObject)
 	}
+	for _, as := range e.async {
+		as.start()
+	}
 	if e.opts.Streams != nil {
+		var maps []*mapping
 		for _, s := range e.opts.App.Stages() {
 			if t := s.StreamTrigger(); t != nil {
-				m := e.newMapping(s, t)
 				// A LATEST mapping counts records from its creation: fix that
 				// moment now, before Start returns, so a write made right after
 				// is never taken for one made before.
 				e.state.createdAt(s.Name(), time.Now())
-				e.maps = append(e.maps, m)
-				e.wg.Add(1)
-				go func() { defer e.wg.Done(); m.run(e.run) }()
+				maps = append(maps, e.newMapping(s, t))
 			}
+		}
+		e.mu.Lock()
+		e.maps = maps
+		e.mu.Unlock()
+		for _, m := range maps {
+			e.wg.Add(1)
+			go func() { defer e.wg.Done(); m.run(e.run) }()
 		}
 	}
 	e.wg.Add(1)
-	go func() { defer e.wg.Done(); e.state.flushLoop(e.run) }()
+	go func() {
+		defer e.wg.Done()
+		e.state.flushLoop(e.run, func(err error) { e.log.Error("write stream checkpoints", "error", err) })
+	}()
 	return nil
 }
 
-// Close stops delivery. Invocations running are given until ctx is done to
+// Stop stops delivery. Invocations running are given until ctx is done to
 // finish; work not finished stays queued (S3 events) or unacknowledged
-// (stream records) and is delivered again after a restart.
-func (e *Engine) Close(ctx context.Context) error {
-	if e.closed.Swap(true) {
+// (stream records) and is delivered again after a restart. S3 events that
+// arrive after Stop (the writes of invocations finishing) are journaled
+// for the next start, until Close.
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.stopping.Swap(true) || e.cancel == nil {
 		return nil
-	}
-	if e.cancel == nil {
-		return e.state.close()
 	}
 	for _, as := range e.async {
 		as.q.close()
@@ -257,7 +280,19 @@ func (e *Engine) Close(ctx context.Context) error {
 		}
 	}
 	e.cancel()
-	return e.state.close()
+	return nil
+}
+
+// Close stops delivery as Stop does, then writes and closes the state.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.Stop(ctx)
+	if e.closed.Swap(true) {
+		return err
+	}
+	if cerr := e.state.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Stats returns the counters of every stage, in declaration order.
@@ -279,7 +314,10 @@ func (e *Engine) Idle() bool {
 	if e.busy.Load() != 0 {
 		return false
 	}
-	for _, m := range e.maps {
+	e.mu.Lock()
+	maps := e.maps
+	e.mu.Unlock()
+	for _, m := range maps {
 		if !m.caughtUp() {
 			return false
 		}
@@ -345,7 +383,7 @@ func (e *Engine) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) 
 				done <- result{nil, fmt.Errorf("stage %s panicked outside its handler: %v", s.Name(), r)}
 			}
 		}()
-		r, err := s.Invoke(ictx, e.opts.Env, payload)
+		r, err := e.handlers[s].Invoke(ictx, payload)
 		done <- result{r, err}
 	}()
 	select {
@@ -398,7 +436,7 @@ type state struct {
 	dir     string
 	mu      sync.Mutex
 	pending map[string]*asyncEvent
-	log     *os.File
+	log     *journal.Journal     // async.log: "enq" and "done" of queued S3 events
 	cps     map[string]string    // mapping|shard -> last acknowledged sequence number
 	created map[string]time.Time // mapping -> when it was first started
 	dirty   bool
@@ -435,56 +473,43 @@ func openState(dir string) (*state, error) {
 			st.created = cf.Created
 		}
 	}
-	path := filepath.Join(dir, "async.log")
-	if b, err := os.ReadFile(path); err == nil {
-		for _, line := range splitLines(b) {
-			var l asyncLog
-			if json.Unmarshal(line, &l) != nil {
-				continue // a torn last line
-			}
-			switch l.Op {
-			case "enq":
-				st.pending[l.Ev.ID] = l.Ev
-			case "done":
-				delete(st.pending, l.ID)
-			}
+	lines := 0
+	j, err := journal.Open(filepath.Join(dir, "async.log"), func(line []byte) error {
+		lines++
+		var l asyncLog
+		if err := json.Unmarshal(line, &l); err != nil {
+			return err
 		}
+		switch {
+		case l.Op == "enq" && l.Ev != nil:
+			st.pending[l.Ev.ID] = l.Ev
+		case l.Op == "done":
+			delete(st.pending, l.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if lines == len(st.pending) {
+		st.log = j // every line is an event still pending: nothing to compact
+		return st, nil
 	}
 	// Compact: keep only what is still pending.
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	err = j.Rewrite(func(emit func(any) error) error {
+		for _, ev := range st.pendingEvents() {
+			if err := emit(asyncLog{Op: "enq", Ev: ev}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
+		j.Close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	enc := json.NewEncoder(f)
-	for _, ev := range st.pendingEvents() {
-		enc.Encode(asyncLog{Op: "enq", Ev: ev})
-	}
-	f.Close()
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	st.log, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
+	st.log = j
 	return st, nil
-}
-
-func splitLines(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) > 0 {
-		i := 0
-		for i < len(b) && b[i] != '\n' {
-			i++
-		}
-		if i == len(b) {
-			break // no newline: torn
-		}
-		out = append(out, b[:i])
-		b = b[i+1:]
-	}
-	return out
 }
 
 func (st *state) pendingEvents() []*asyncEvent {
@@ -498,37 +523,40 @@ func (st *state) pendingEvents() []*asyncEvent {
 	return out
 }
 
-func (st *state) appendLog(l asyncLog) error {
-	if st.log == nil {
-		return nil
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	_, err = st.log.Write(append(b, '\n'))
-	return err
-}
-
+// addEvent journals a queued event; once it returns nil the event
+// survives a crash of the process.
 func (st *state) addEvent(ev *asyncEvent) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.dir == "" {
 		return nil
 	}
+	if st.log == nil {
+		return errStateClosed
+	}
+	if err := st.log.Append(asyncLog{Op: "enq", Ev: ev}); err != nil {
+		return err
+	}
 	st.pending[ev.ID] = ev
-	return st.appendLog(asyncLog{Op: "enq", Ev: ev})
+	return nil
 }
 
-func (st *state) doneEvent(id string) {
+// doneEvent journals that an event needs no more delivery. An error
+// leaves it pending: it is delivered again after a restart.
+func (st *state) doneEvent(id string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.dir == "" {
-		return
+		return nil
+	}
+	if st.log == nil {
+		return errStateClosed
 	}
 	delete(st.pending, id)
-	st.appendLog(asyncLog{Op: "done", ID: id})
+	return st.log.Append(asyncLog{Op: "done", ID: id})
 }
+
+var errStateClosed = errors.New("engine: the state is closed")
 
 func (st *state) checkpoint(key string) string {
 	st.mu.Lock()
@@ -575,7 +603,7 @@ func (st *state) flush() error {
 	return os.Rename(path+".tmp", path)
 }
 
-func (st *state) flushLoop(ctx context.Context) {
+func (st *state) flushLoop(ctx context.Context, report func(error)) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -583,7 +611,9 @@ func (st *state) flushLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			st.flush()
+			if err := st.flush(); err != nil {
+				report(err)
+			}
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nanopipe/nanopipe/internal/failreason"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -559,11 +560,17 @@ func (m *mapping) process(ctx, ictx context.Context, l *lane, batch []*item, ack
 		}
 		payload := recordsPayload(seg.items, l.windowFields(false))
 		seg.invokes++
-		resp, err, timedOut, d := e.invoke(ictx, m.stage, payload)
+		why := &failreason.Recorder{}
+		resp, err, timedOut, d := e.invoke(failreason.With(ictx, why), m.stage, payload)
 		if ictx.Err() != nil {
 			return
 		}
 		o := interpret(seg.items, resp, err, timedOut)
+		if o.outcome == OutcomePartial {
+			if r := why.Reason(seg.items[o.failedFrom].seq); r != "" {
+				o.err += ": " + r
+			}
+		}
 		c.invocations.Add(1)
 		del := Delivery{Stage: m.stage.Name(), Source: "aws:dynamodb", Event: describeBatch(seg.items, shard), Attempt: seg.retries + 1, Records: len(seg.items), Duration: d, Outcome: o.outcome, Error: o.err, Failed: len(seg.items) - o.failedFrom}
 		if o.outcome == OutcomeOK {
@@ -788,7 +795,10 @@ func (e *Engine) Replay(ctx context.Context, id string) error {
 			items = append(items, &item{seq: rec.DynamoDB.Seq, created: now, arrived: now, json: r})
 		}
 		var m *mapping
-		for _, x := range e.maps {
+		e.mu.Lock()
+		maps := e.maps
+		e.mu.Unlock()
+		for _, x := range maps {
 			if x.stage == s {
 				m = x
 			}

@@ -97,6 +97,9 @@ func (j *Journal) Append(v any) error {
 	if err := j.enc.Encode(v); err != nil {
 		return fmt.Errorf("journal: encode: %w", err)
 	}
+	if err := lossless(j.buf.Bytes()); err != nil {
+		return err
+	}
 	if _, err := j.w.Write(j.buf.Bytes()); err != nil {
 		return fmt.Errorf("journal: write: %w", err)
 	}
@@ -121,9 +124,21 @@ func (j *Journal) Rewrite(write func(emit func(v any) error) error) error {
 		return fmt.Errorf("journal: compact: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := write(func(v any) error { return enc.Encode(v) }); err != nil {
+	var line bytes.Buffer
+	lenc := json.NewEncoder(&line)
+	lenc.SetEscapeHTML(false)
+	emit := func(v any) error {
+		line.Reset()
+		if err := lenc.Encode(v); err != nil {
+			return err
+		}
+		if err := lossless(line.Bytes()); err != nil {
+			return err
+		}
+		_, err := w.Write(line.Bytes())
+		return err
+	}
+	if err := write(emit); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("journal: compact: %w", err)
@@ -145,6 +160,34 @@ func (j *Journal) Rewrite(write func(emit func(v any) error) error) error {
 		return fmt.Errorf("journal: compact: %w", err)
 	}
 	return j.open()
+}
+
+// ErrNotUTF8 is returned for a value holding a string that is not valid
+// UTF-8: JSON would replace its bytes, so it would come back changed from
+// a replay. The journal refuses it rather than keep it lossily.
+var ErrNotUTF8 = errors.New("journal: a string is not valid UTF-8 and would not survive a restart unchanged")
+
+// lossless checks an encoded line for what encoding/json writes in place of
+// bytes that are not UTF-8: the escape \ufffd. A U+FFFD that was in the
+// value is written as itself, and a backslash as \\, so an escape is a
+// "\ufffd" preceded by an even number of backslashes.
+func lossless(line []byte) error {
+	const esc = `\ufffd`
+	for off := 0; ; {
+		i := bytes.Index(line[off:], []byte(esc))
+		if i < 0 {
+			return nil
+		}
+		i += off
+		n := 0
+		for k := i - 1; k >= 0 && line[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return ErrNotUTF8
+		}
+		off = i + len(esc)
+	}
 }
 
 // Close flushes and closes the log.

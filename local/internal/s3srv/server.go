@@ -2,6 +2,7 @@ package s3srv
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
@@ -15,8 +16,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/johannesboyne/gofakes3"
+
+	"github.com/nanopipe/nanopipe/internal/s3event"
 )
 
 // Options configure a Server.
@@ -89,18 +93,46 @@ func (s *Server) newRequest(r *http.Request) Request {
 // ServeHTTP handles the object operations whose events and semantics the
 // embedded S3 owns (put, copy, get, head, delete, multipart parts and
 // completion, DeleteObjects) and hands the rest to gofakes3.
+//
+// No request ends the process: a panic while serving one is answered with
+// 500 InternalError.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := s.newRequest(r)
 	h := w.Header()
 	h.Set("x-amz-request-id", req.ID)
 	h.Set("x-amz-id-2", req.ID2)
 	h.Set("Server", "AmazonS3")
+	tw := &trackingWriter{ResponseWriter: w}
+	w = tw
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			if !tw.wrote {
+				s.fail(w, r, req, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, v))
+			}
+		}
+	}()
 	if err := decodeChunked(r); err != nil {
 		s.fail(w, r, req, err)
 		return
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	bucket, key, _ := strings.Cut(path, "/")
+	if !utf8.ValidString(path) {
+		// S3 keys are UTF-8; anything else would be renamed by the journal.
+		s.fail(w, r, req, &Error{http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI.", r.URL.EscapedPath()})
+		return
+	}
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+		for k, v := range requestMeta(r) {
+			if !utf8.ValidString(v) {
+				s.fail(w, r, req, &Error{http.StatusBadRequest, "InvalidArgument", "Header " + k + " is not valid UTF-8: metadata values must be UTF-8 (RFC 2047-encode other text).", ""})
+				return
+			}
+		}
+	}
 	q := r.URL.Query()
 	var err error
 	handled := true
@@ -108,7 +140,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case bucket == "":
 		handled = false
 	case key == "":
-		if r.Method == http.MethodPost && has(q, "delete") {
+		if r.Method == http.MethodGet && has(q, "encoding-type") {
+			err = s.listEncoded(w, r, q)
+		} else if r.Method == http.MethodPost && has(q, "delete") {
 			err = s.deleteObjects(w, r, req, bucket)
 		} else if r.Method == http.MethodPut && len(q) == 0 && s.st.bucketExists(bucket) {
 			// gofakes3 answers 500 here: S3 says 409 BucketAlreadyOwnedByYou.
@@ -255,7 +289,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, req Request, bucket
 func copySource(v string) (bucket, key, vid string, err error) {
 	src, query, _ := strings.Cut(v, "?")
 	src, err = url.PathUnescape(strings.TrimPrefix(src, "/"))
-	if err != nil {
+	if err != nil || !utf8.ValidString(src) {
 		return "", "", "", &Error{http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", ""}
 	}
 	bucket, key, ok := strings.Cut(src, "/")
@@ -717,8 +751,8 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 		}
 		size, _, _ := strings.Cut(line, ";")
 		n, err := strconv.ParseInt(size, 16, 64)
-		if err != nil {
-			return 0, fmt.Errorf("s3srv: bad aws-chunked frame %q", line)
+		if err != nil || n < 0 || strings.HasPrefix(size, "+") {
+			return 0, &Error{http.StatusBadRequest, "IncompleteBody", fmt.Sprintf("The aws-chunked frame header %q does not start with a chunk size in hexadecimal.", oneLine(line)), ""}
 		}
 		if n == 0 {
 			b.done = true
@@ -745,3 +779,122 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 }
 
 func (b *chunkedBody) Close() error { return b.c.Close() }
+
+// oneLine shortens s for an error message.
+func oneLine(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// trackingWriter notes whether the response was started, so that a panic
+// is answered only when nothing was sent yet.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// listEncoded serves a listing with encoding-type: the listing gofakes3
+// writes, with every key, prefix, delimiter and marker URL-encoded as S3
+// encodes them (form encoding, "/" kept), and EncodingType added.
+func (s *Server) listEncoded(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	if et := q.Get("encoding-type"); et != "url" {
+		return &Error{http.StatusBadRequest, "InvalidArgument", "Invalid Encoding Method specified in Request", "encoding-type"}
+	}
+	rec := &bufferedWriter{h: http.Header{}}
+	s.fake.ServeHTTP(rec, r)
+	body := rec.body.Bytes()
+	if rec.status == 0 || rec.status == http.StatusOK {
+		enc, err := encodeListing(body)
+		if err != nil {
+			return err
+		}
+		body = enc
+	}
+	for k, v := range rec.h {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if rec.status != 0 {
+		w.WriteHeader(rec.status)
+	}
+	w.Write(body)
+	return nil
+}
+
+type bufferedWriter struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.h }
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// encodedElements are the listing elements S3 URL-encodes under
+// encoding-type=url.
+var encodedElements = map[string]bool{
+	"Key": true, "Prefix": true, "Delimiter": true, "Marker": true, "NextMarker": true,
+	"StartAfter": true, "KeyMarker": true, "NextKeyMarker": true,
+}
+
+func encodeListing(body []byte) ([]byte, error) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	var out bytes.Buffer
+	enc := xml.NewEncoder(&out)
+	depth := 0
+	in := false
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("s3srv: encode listing: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			in = encodedElements[t.Name.Local]
+		case xml.EndElement:
+			if depth == 1 {
+				if err := enc.EncodeElement("url", xml.StartElement{Name: xml.Name{Local: "EncodingType"}}); err != nil {
+					return nil, err
+				}
+			}
+			depth--
+			in = false
+		case xml.CharData:
+			if in {
+				tok = xml.CharData(s3event.EncodeKey(string(t)))
+			}
+		}
+		if err := enc.EncodeToken(tok); err != nil {
+			return nil, fmt.Errorf("s3srv: encode listing: %w", err)
+		}
+	}
+	if err := enc.Flush(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
