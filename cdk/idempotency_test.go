@@ -25,7 +25,6 @@ func TestIdempotencyStore(t *testing.T) {
 	_, tmpl := synth(t, app, nil)
 
 	has(t, tmpl, "AWS::DynamoDB::Table", map[string]any{
-		"TableName":               "idem-dev-done",
 		"KeySchema":               []any{map[string]any{"AttributeName": "id", "KeyType": "HASH"}},
 		"TimeToLiveSpecification": map[string]any{"AttributeName": "expires", "Enabled": true},
 		"BillingMode":             "PAY_PER_REQUEST",
