@@ -24,3 +24,9 @@ go vet ./...
 
 echo "test: go test"
 go test -count=1 -timeout 30m ./...
+
+# The bounded soak test and the differential test against DynamoDB Local
+# ran above; run them once more verbosely so their counts are in the log.
+echo "test: soak and differential counts"
+go test -count=1 -run '^TestSoak$' -v ./local/ | grep -aE 'soak:|^(--- |ok|FAIL)'
+go test -count=1 -run '^TestDifferential$' -v ./local/internal/difftest/ | grep -aE 'seed [0-9]+,|^(--- |ok|FAIL)'
