@@ -226,11 +226,11 @@ func (e *Environment) createBucket(b *pipeline.Bucket) error {
 	return nil
 }
 
-// ensureTable creates a declared table, or brings its stream and time to
-// live in line with the declaration when it exists.
+// ensureTable creates a declared table, or brings its stream, time to
+// live and global indexes in line with the declaration when it exists.
 func (e *Environment) ensureTable(t dynamosrv.Table) error {
 	if e.ext.ddbClient == nil {
-		return e.DB.Ensure(t)
+		return e.indexFix(e.DB.Ensure(t))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -259,6 +259,9 @@ func (e *Environment) ensureTable(t dynamosrv.Table) error {
 	case err != nil:
 		return fmt.Errorf("local: describe table %s in DynamoDB Local: %w", t.Name, err)
 	default:
+		if err := e.addIndexesDDBLocal(c, t, d.Table); err != nil {
+			return e.indexFix(err)
+		}
 		cur := d.Table.StreamSpecification
 		on := cur != nil && aws.ToBool(cur.StreamEnabled)
 		if on && (t.StreamView == "" || string(cur.StreamViewType) != t.StreamView) {

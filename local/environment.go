@@ -297,6 +297,16 @@ func (e *Environment) DynamoDBClient() *dynamodb.Client {
 // Env returns the Env the stages run against.
 func (e *Environment) Env() *pipeline.Env { return e.env }
 
+// Context returns ctx bound to the environment: the app's bucket and
+// table handles used with it (a test seeding data or checking results, a
+// script) reach the environment's endpoint, as a stage's calls do, but
+// are the caller's own, so no declared access limits them. It is
+// pipeline.WithEnv(ctx, e.Env()), the counterpart of pipelinetest's
+// Harness.Context.
+func (e *Environment) Context(ctx context.Context) context.Context {
+	return pipeline.WithEnv(ctx, e.env)
+}
+
 // App returns the app the environment runs.
 func (e *Environment) App() *pipeline.App { return e.app }
 

@@ -21,13 +21,21 @@ type describedB struct {
 }
 
 type describedT struct {
-	Name      string     `json:"name"`
-	Existing  bool       `json:"existing,omitempty"`
-	Partition KeyAttr    `json:"partition"`
-	Sort      *KeyAttr   `json:"sort,omitempty"`
-	Stream    StreamView `json:"stream,omitempty"`
-	StreamARN string     `json:"streamArn,omitempty"`
-	TTL       string     `json:"ttl,omitempty"`
+	Name      string        `json:"name"`
+	Existing  bool          `json:"existing,omitempty"`
+	Partition KeyAttr       `json:"partition"`
+	Sort      *KeyAttr      `json:"sort,omitempty"`
+	Stream    StreamView    `json:"stream,omitempty"`
+	StreamARN string        `json:"streamArn,omitempty"`
+	TTL       string        `json:"ttl,omitempty"`
+	Indexes   []describedIx `json:"indexes,omitempty"`
+}
+
+type describedIx struct {
+	Name      string   `json:"name"`
+	Global    bool     `json:"global"`
+	Partition KeyAttr  `json:"partition"`
+	Sort      *KeyAttr `json:"sort,omitempty"`
 }
 
 type describedStage struct {
@@ -75,7 +83,8 @@ type describedFn struct {
 	Environment         map[string]string `json:"environment,omitempty"`
 }
 
-// Describe returns the declaration as JSON: resources, stages with every
+// Describe returns the declaration as JSON: resources (tables with their
+// secondary indexes), stages with every
 // trigger setting (filters as their compiled patterns), declared accesses
 // and function settings. Two binaries declaring the same pipeline describe
 // it identically.
@@ -85,7 +94,11 @@ func (a *App) Describe() []byte {
 		d.Buckets = append(d.Buckets, describedB{Name: b.name, Existing: b.existing, Versioned: b.versioned})
 	}
 	for _, t := range a.tables {
-		d.Tables = append(d.Tables, describedT{Name: t.name, Existing: t.existing, Partition: t.partition, Sort: t.sort, Stream: t.StreamView(), StreamARN: t.streamARN, TTL: t.ttlAttr})
+		dt := describedT{Name: t.name, Existing: t.existing, Partition: t.partition, Sort: t.sort, Stream: t.StreamView(), StreamARN: t.streamARN, TTL: t.ttlAttr}
+		for _, ix := range t.indexes {
+			dt.Indexes = append(dt.Indexes, describedIx{Name: ix.name, Global: ix.global, Partition: ix.partition, Sort: ix.sort})
+		}
+		d.Tables = append(d.Tables, dt)
 	}
 	strs := func(as []Access) []string {
 		var out []string

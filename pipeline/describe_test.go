@@ -13,10 +13,13 @@ import (
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
-func describeApp(batch int, extraWrite bool) *pipeline.App {
+func describeApp(batch int, extraWrite bool, indexes ...func(*pipeline.Table)) *pipeline.App {
 	a := pipeline.New("desc")
 	b := a.Bucket("desc-files")
-	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String))
+	tb := a.Table("items", pipeline.PartitionKey("id", pipeline.String), pipeline.SortKey("size", pipeline.Number))
+	for _, ix := range indexes {
+		ix(tb)
+	}
 	st := pipeline.OnObject(a, "load", b.Created(triggers.Prefix("in/")), onObj).Reads(b.Keys("in/", "")).Writes(tb)
 	if extraWrite {
 		st.Writes(b.Keys("out/", ""))
@@ -34,6 +37,28 @@ func TestDescribe(t *testing.T) {
 		if bytes.Equal(d, other.Describe()) {
 			t.Errorf("a changed declaration describes the same:\n%s", other.Describe())
 		}
+	}
+	// Adding an index, giving it a sort key, or adding a local one changes
+	// the declaration (dev --watch restarts on it).
+	byStatus := func(t *pipeline.Table) { t.GlobalIndex("by-status", pipeline.PartitionKey("status", pipeline.String)) }
+	byStatusSorted := func(t *pipeline.Table) {
+		t.GlobalIndex("by-status", pipeline.PartitionKey("status", pipeline.String)).SortKey("size", pipeline.Number)
+	}
+	byName := func(t *pipeline.Table) { t.LocalIndex("by-name", "name", pipeline.String) }
+	if !bytes.Equal(describeApp(10, false, byStatus).Describe(), describeApp(10, false, byStatus).Describe()) {
+		t.Fatal("the same declaration with an index described differently")
+	}
+	variants := [][]byte{d, describeApp(10, false, byStatus).Describe(), describeApp(10, false, byStatusSorted).Describe(),
+		describeApp(10, false, byStatus, byName).Describe()}
+	for i := range variants {
+		for j := range i {
+			if bytes.Equal(variants[i], variants[j]) {
+				t.Errorf("index declarations %d and %d describe the same:\n%s", j, i, variants[i])
+			}
+		}
+	}
+	if !strings.Contains(string(variants[3]), `"name": "by-name"`) || !strings.Contains(string(variants[3]), `"global": true`) {
+		t.Errorf("description without its indexes:\n%s", variants[3])
 	}
 	var v struct {
 		Stages []struct {

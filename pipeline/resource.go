@@ -225,14 +225,16 @@ type Index struct {
 //	var ByCustomer = Orders.GlobalIndex("by-customer", pipeline.PartitionKey("customer", pipeline.String)).SortKey("placed", pipeline.String)
 //
 // The stack creates it with a table it creates, and the local environment
-// with its tables; of an existing table, declare the indexes it has.
+// with its tables, or adds it to a table it already keeps; of an existing
+// table, declare the indexes it has.
 func (t *Table) GlobalIndex(name string, partition KeyAttr) *Index {
 	return t.addIndex(&Index{table: t, name: name, global: true, partition: partition})
 }
 
 // LocalIndex declares a local secondary index of the table: the table's
 // partition key with the sort key sortAttr. The table must have a sort
-// key, and local indexes exist only from the table's creation.
+// key, and local indexes exist only from the table's creation: the local
+// environment refuses to start when a table it keeps lacks one.
 func (t *Table) LocalIndex(name, sortAttr string, typ AttrType) *Index {
 	return t.addIndex(&Index{table: t, name: name, partition: t.partition, sort: &KeyAttr{Name: sortAttr, Type: typ}})
 }

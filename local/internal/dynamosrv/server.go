@@ -171,8 +171,8 @@ type Table struct {
 	SK         *KeyDef
 	StreamView string // "" for no stream
 	TTLAttr    string
-	// Indexes are the secondary indexes a table gets when Ensure creates
-	// it, projecting every attribute.
+	// Indexes are the secondary indexes of the table, projecting every
+	// attribute: created with it, or (global ones) added to it.
 	Indexes []Index
 }
 
@@ -186,7 +186,10 @@ type Index struct {
 }
 
 // Ensure creates the table if it does not exist, and brings its stream and
-// time to live in line with the declaration if it does.
+// time to live in line with the declaration if it does. An existing table
+// gets the declared global indexes it lacks, filled from its items; a
+// declared local index it lacks, or an index keyed otherwise than
+// declared, is an *IndexMismatchError (see MissingIndexes).
 func (db *DB) Ensure(t Table) error {
 	db.mu.RLock()
 	cur := db.tables[t.Name]
@@ -231,6 +234,9 @@ func (db *DB) Ensure(t Table) error {
 			return err
 		}
 	} else {
+		if err := db.addIndexes(t); err != nil {
+			return err
+		}
 		db.mu.RLock()
 		view := cur.meta.StreamView
 		db.mu.RUnlock()

@@ -302,7 +302,7 @@ func (t *table) put(item Item) Item {
 	t.items[tk] = item
 	t.primary.insert(t.rowFor(t.primary, item, tk))
 	for _, ix := range t.indexes {
-		if r := t.rowFor(ix.space, item, tk); r.pk != nil && (ix.space.sk == "" || r.sk != nil) {
+		if r := t.rowFor(ix.space, item, tk); ix.holds(r) {
 			ix.space.insert(r)
 		}
 	}
@@ -312,7 +312,7 @@ func (t *table) put(item Item) Item {
 func (t *table) unindex(old Item, tk string) {
 	t.primary.remove(t.rowFor(t.primary, old, tk))
 	for _, ix := range t.indexes {
-		if r := t.rowFor(ix.space, old, tk); r.pk != nil && (ix.space.sk == "" || r.sk != nil) {
+		if r := t.rowFor(ix.space, old, tk); ix.holds(r) {
 			ix.space.remove(r)
 		}
 	}
