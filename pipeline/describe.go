@@ -87,7 +87,7 @@ func (a *App) Describe() []byte {
 	for _, t := range a.tables {
 		d.Tables = append(d.Tables, describedT{Name: t.name, Existing: t.existing, Partition: t.partition, Sort: t.sort, Stream: t.StreamView(), StreamARN: t.streamARN, TTL: t.ttlAttr})
 	}
-	strs := func(as []Access) []string {
+	strs := func(as []access) []string {
 		var out []string
 		for _, x := range as {
 			out = append(out, x.String())
