@@ -1,8 +1,10 @@
 // Package plumbing is the part of package pipeline that nanopipe's own
 // packages need and users do not: how an app maps onto Lambda functions
 // (Groups, FunctionConfig), what a function's environment holds
-// (FunctionEnvironment, EnvFromEnviron) and the handler serving it. The
-// cdk package, the local environment and the test harness use it.
+// (FunctionEnvironment, EnvFromEnviron), the handler serving it, a
+// stage's declared accesses (Reads, Writes, Deletes) and running one stage
+// on a payload (Invoke). The cdk package, the local environment and the
+// test harness use it.
 package plumbing
 
 import (
