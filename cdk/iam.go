@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/internal/policy"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -121,11 +122,11 @@ func (f *fnPlan) policyStatements(a arns) (stmts []statement, wildcards []string
 			statement{sid: "ListTriggerStreams", actions: []string{"dynamodb:ListStreams"}, resources: lists})
 	}
 
-	var reads, writes, deletes []pipeline.Access
+	var reads, writes, deletes []plumbing.Access
 	for _, st := range f.stages {
-		reads = append(reads, st.ReadAccesses()...)
-		writes = append(writes, st.WriteAccesses()...)
-		deletes = append(deletes, st.DeleteAccesses()...)
+		reads = append(reads, plumbing.Reads(st)...)
+		writes = append(writes, plumbing.Writes(st)...)
+		deletes = append(deletes, plumbing.Deletes(st)...)
 	}
 	reads, writes = minimalAccesses(reads), minimalAccesses(writes)
 	// A write grants deletes too: only deletes no write covers remain.
@@ -164,7 +165,7 @@ func (f *fnPlan) policyStatements(a arns) (stmts []statement, wildcards []string
 	stmts = append(stmts, listStmts...)
 
 	// Object writes and deletes: one statement each, over every key pattern.
-	objects := func(accs []pipeline.Access, sid string, actions []string) {
+	objects := func(accs []plumbing.Access, sid string, actions []string) {
 		var st []statement
 		for _, acc := range accs {
 			if acc.Bucket != nil {
@@ -179,7 +180,7 @@ func (f *fnPlan) policyStatements(a arns) (stmts []statement, wildcards []string
 	objects(deletes, "DeleteObjects", objectDeleteActions)
 
 	// Item actions: one statement per kind of access, over its tables.
-	tables := func(accs []pipeline.Access, sid string, actions []string) {
+	tables := func(accs []plumbing.Access, sid string, actions []string) {
 		var arns []string
 		for _, acc := range accs {
 			if acc.Table != nil {
@@ -214,14 +215,14 @@ func policyDocument(stmts []statement) map[string]any {
 
 // objectARN is the IAM resource of the keys a bucket access covers:
 // arn:aws:s3:::bucket/prefix*suffix.
-func objectARN(a arns, acc pipeline.Access) string {
+func objectARN(a arns, acc plumbing.Access) string {
 	return a.bucketARN(acc.Bucket) + "/" + acc.Prefix + "*" + acc.Suffix
 }
 
 // covers reports whether access b grants at least what access a does: the
 // same table, or keys of the same bucket under a shorter (or equal) prefix
 // and suffix.
-func covers(b, a pipeline.Access) bool {
+func covers(b, a plumbing.Access) bool {
 	if a.Table != nil || b.Table != nil {
 		return a.Table == b.Table
 	}
@@ -230,8 +231,8 @@ func covers(b, a pipeline.Access) bool {
 
 // minimalAccesses drops accesses another one covers, and repeats (the
 // first of equal accesses stays).
-func minimalAccesses(in []pipeline.Access) []pipeline.Access {
-	var out []pipeline.Access
+func minimalAccesses(in []plumbing.Access) []plumbing.Access {
+	var out []plumbing.Access
 	for i, a := range in {
 		covered := false
 		for j, b := range in {
@@ -251,10 +252,10 @@ func minimalAccesses(in []pipeline.Access) []pipeline.Access {
 }
 
 // uncovered returns the accesses of in that no access of by covers.
-func uncovered(in, by []pipeline.Access) []pipeline.Access {
-	var out []pipeline.Access
+func uncovered(in, by []plumbing.Access) []plumbing.Access {
+	var out []plumbing.Access
 	for _, a := range in {
-		if !slices.ContainsFunc(by, func(b pipeline.Access) bool { return covers(b, a) }) {
+		if !slices.ContainsFunc(by, func(b plumbing.Access) bool { return covers(b, a) }) {
 			out = append(out, a)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -115,10 +116,10 @@ func TestMinimalAccesses(t *testing.T) {
 	app := pipeline.New("m")
 	b := app.Bucket("m-b")
 	items := app.Table("items", pipeline.PartitionKey("id", pipeline.String))
-	acc := func(prefix, suffix string) pipeline.Access {
-		return pipeline.Access{Bucket: b, Prefix: prefix, Suffix: suffix}
+	acc := func(prefix, suffix string) plumbing.Access {
+		return plumbing.Access{Bucket: b, Prefix: prefix, Suffix: suffix}
 	}
-	in := []pipeline.Access{
+	in := []plumbing.Access{
 		acc("a/", ""), acc("a/b/", ""), acc("a/", ".csv"), // covered by a/
 		acc("c/", ".csv"), acc("c/d/", ".csv"), acc("c/", "x.csv"), // covered by c/*.csv
 		acc("e/", ".csv"), acc("e/", ".txt"), // disjoint suffixes: both stay

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
@@ -818,7 +819,7 @@ func (t localTarget) invoke(ctx context.Context, payload []byte) ([]byte, error)
 	if r := t.env.Runner(); r != nil {
 		return r.Invoke(ctx, t.stage, payload)
 	}
-	return t.stage.Invoke(ctx, t.env.Env(), payload)
+	return plumbing.Invoke(ctx, t.stage, t.env.Env(), payload)
 }
 
 func (t localTarget) deadLetter(l backfillLetter) error {

@@ -316,7 +316,7 @@ func s3Payload(bucket, key string) []byte {
 }
 
 // TestRIEResponsesMatch invokes the faults app's stages with the same
-// payloads in-process (Stage.Invoke, as the engine does) and through the
+// payloads in-process (plumbing.Invoke, as the engine does) and through the
 // emulator, and compares the raw responses: batch item failures of mixed
 // batches, and the errors of S3 events.
 func TestRIEResponsesMatch(t *testing.T) {

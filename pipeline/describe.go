@@ -100,7 +100,7 @@ func (a *App) Describe() []byte {
 		}
 		d.Tables = append(d.Tables, dt)
 	}
-	strs := func(as []Access) []string {
+	strs := func(as []access) []string {
 		var out []string
 		for _, x := range as {
 			out = append(out, x.String())

@@ -22,7 +22,7 @@ func resources(stages []*Stage) ([]*Bucket, []*Table) {
 		if t := s.Table(); t != nil {
 			useT[t] = true
 		}
-		for _, a := range append(append(s.ReadAccesses(), s.WriteAccesses()...), s.deletes...) {
+		for _, a := range append(append(append([]access(nil), s.reads...), s.writes...), s.deletes...) {
 			if a.Bucket != nil {
 				useB[a.Bucket] = true
 			}

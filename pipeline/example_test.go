@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,8 +40,16 @@ func Example() {
 	)
 
 	fmt.Println(app.Validate())
-	for _, s := range app.Stages() {
-		fmt.Println(s.Name(), s.ReadAccesses(), s.WriteAccesses())
+	// Describe shows the declaration, here each stage's grants.
+	var d struct {
+		Stages []struct {
+			Name          string
+			Reads, Writes []string
+		}
+	}
+	json.Unmarshal(app.Describe(), &d)
+	for _, s := range d.Stages {
+		fmt.Println(s.Name, s.Reads, s.Writes)
 	}
 	// Output:
 	// <nil>

@@ -120,7 +120,7 @@ func (i *Idempotency) Table() *Table { return i.table }
 // Expiry returns how long completed events are remembered.
 func (i *Idempotency) Expiry() time.Duration { return i.expiry }
 
-func (i *Idempotency) access() Access { return Access{Table: i.table} }
+func (i *Idempotency) access() access { return access{Table: i.table} }
 
 // ObjectKey is the identity of an S3 event: what happened (created or
 // removed), the bucket, the key, and the version (versioned buckets) or
@@ -206,7 +206,7 @@ func (i *Idempotency) run(ctx context.Context, key string, work func(context.Con
 	if key == "" {
 		return fmt.Errorf("pipeline: idempotency store %s: empty event key; use pipeline.ObjectKey or pipeline.ChangeKey", i.table.name)
 	}
-	if st := StageFrom(ctx); st != nil {
+	if st := stageFrom(ctx); st != nil {
 		key = st.name + "#" + key
 	}
 	name := i.table.PhysicalName(ctx)
@@ -294,7 +294,7 @@ func (i *Idempotency) lockUntil(ctx context.Context, now time.Time) time.Time {
 	if i.lock > 0 {
 		return now.Add(i.lock)
 	}
-	if st := StageFrom(ctx); st != nil {
+	if st := stageFrom(ctx); st != nil {
 		return now.Add(st.Function().Timeout)
 	}
 	return now.Add(DefaultTimeout)

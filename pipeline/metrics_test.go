@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -59,17 +60,17 @@ func TestInvokeEmitsMetrics(t *testing.T) {
 	env := &pipeline.Env{Metrics: &out, Logger: slog.New(slog.DiscardHandler)}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-42"})
 
-	if _, err := obj.Invoke(ctx, env, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "good", []byte("12345")))); err != nil {
+	if _, err := plumbing.Invoke(ctx, obj, env, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "good", []byte("12345")))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := obj.Invoke(ctx, env, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "bad", []byte("1")))); err == nil {
+	if _, err := plumbing.Invoke(ctx, obj, env, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "bad", []byte("1")))); err == nil {
 		t.Fatal("the bad object did not fail")
 	}
 	var recs []pipelinetest.StreamRecord
 	for _, it := range items(5) {
 		recs = append(recs, pipelinetest.InsertedItem(tb, it))
 	}
-	if _, err := st.Invoke(ctx, env, pipelinetest.StreamEvent(recs...)); err != nil {
+	if _, err := plumbing.Invoke(ctx, st, env, pipelinetest.StreamEvent(recs...)); err != nil {
 		t.Fatal(err)
 	}
 	docs := emfLines(t, out.Bytes())
@@ -114,7 +115,7 @@ func TestMetricsOff(t *testing.T) {
 		pipeline.Metric(ctx, "X", 1, pipeline.UnitCount)
 		return nil
 	})
-	if _, err := st.Invoke(context.Background(), &pipeline.Env{Logger: slog.New(slog.DiscardHandler)}, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "k", nil))); err != nil || calls != 1 {
+	if _, err := plumbing.Invoke(context.Background(), st, &pipeline.Env{Logger: slog.New(slog.DiscardHandler)}, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, "k", nil))); err != nil || calls != 1 {
 		t.Fatal(err, calls)
 	}
 }
@@ -155,7 +156,7 @@ func BenchmarkInvokeMetrics(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := st.Invoke(ctx, c.env, payload); err != nil {
+				if _, err := plumbing.Invoke(ctx, st, c.env, payload); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -180,7 +181,7 @@ func BenchmarkInvokeMetricsRatio(b *testing.B) {
 		i++
 		for _, env := range []*pipeline.Env{first, second} {
 			t0 := time.Now()
-			if _, err := st.Invoke(ctx, env, payload); err != nil {
+			if _, err := plumbing.Invoke(ctx, st, env, payload); err != nil {
 				b.Fatal(err)
 			}
 			if env == on {

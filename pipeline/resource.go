@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
@@ -44,40 +43,8 @@ const (
 // Resource is something a stage reads or writes: a *Bucket, a bucket prefix
 // (Bucket.Keys) or a *Table.
 type Resource interface {
-	access() Access
+	access() access
 }
-
-// Access is one declared read, write or delete: a whole bucket, the keys of
-// a bucket with a prefix (and suffix), or a table. Exactly one of Bucket
-// and Table is set.
-type Access struct {
-	Bucket *Bucket
-	// Prefix and Suffix limit a bucket access to keys starting and ending
-	// with them; both empty is the whole bucket.
-	Prefix string
-	Suffix string
-	Table  *Table
-}
-
-func (a Access) String() string {
-	switch {
-	case a.Table != nil:
-		return "table " + a.Table.name
-	case a.Prefix == "" && a.Suffix == "":
-		return "bucket " + a.Bucket.name
-	case a.Suffix == "":
-		return fmt.Sprintf("bucket %s prefix %q", a.Bucket.name, a.Prefix)
-	}
-	return fmt.Sprintf("bucket %s keys %q", a.Bucket.name, a.Prefix+"*"+a.Suffix)
-}
-
-// Covers reports whether a covers the object key in bucket b.
-func (a Access) Covers(b *Bucket, key string) bool {
-	return a.Bucket == b && strings.HasPrefix(key, a.Prefix) && strings.HasSuffix(key[len(a.Prefix):], a.Suffix)
-}
-
-// CoversTable reports whether a is an access to table t.
-func (a Access) CoversTable(t *Table) bool { return a.Table == t }
 
 // Bucket is an S3 bucket of the app: one the stack creates, or an existing
 // one imported by name. Its methods declare triggers and accesses and, in
@@ -104,7 +71,7 @@ func (b *Bucket) Existing() bool { return b.existing }
 // IsVersioned reports whether the bucket was declared Versioned.
 func (b *Bucket) IsVersioned() bool { return b.versioned }
 
-func (b *Bucket) access() Access { return Access{Bucket: b} }
+func (b *Bucket) access() access { return access{Bucket: b} }
 
 // Keys is the part of the bucket whose keys start with prefix and end with
 // suffix, for Reads, Writes and Deletes: Keys("incoming/", ".errors.txt")
@@ -120,7 +87,7 @@ type bucketKeys struct {
 	prefix, suffix string
 }
 
-func (p bucketKeys) access() Access { return Access{Bucket: p.b, Prefix: p.prefix, Suffix: p.suffix} }
+func (p bucketKeys) access() access { return access{Bucket: p.b, Prefix: p.prefix, Suffix: p.suffix} }
 
 // Created is a trigger on objects created in the bucket (every way: Put,
 // Post, Copy, CompleteMultipartUpload), narrowed by options such as
@@ -204,7 +171,7 @@ func (t *Table) StreamView() StreamView {
 	return ""
 }
 
-func (t *Table) access() Access { return Access{Table: t} }
+func (t *Table) access() access { return access{Table: t} }
 
 // Index is a secondary index of a table: a global one (its own partition
 // key, and optionally a sort key) or a local one (the table's partition

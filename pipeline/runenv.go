@@ -181,8 +181,8 @@ func Logger(ctx context.Context) *slog.Logger {
 
 type loggerKey struct{}
 
-// StageFrom returns the stage running in ctx, or nil.
-func StageFrom(ctx context.Context) *Stage {
+// stageFrom returns the stage running in ctx, or nil.
+func stageFrom(ctx context.Context) *Stage {
 	if inv := invocationFrom(ctx); inv != nil {
 		return inv.stage
 	}

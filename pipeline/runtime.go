@@ -18,11 +18,12 @@ import (
 	"github.com/nanopipe/nanopipe/internal/s3event"
 )
 
-// Invoke runs the stage on one Lambda payload against env, as the Lambda
+// invoke runs the stage on one Lambda payload against env, as the Lambda
 // runtime does: for a stream stage the result is the partial batch
 // response JSON; for an S3 stage it is "null", and a failed object makes
-// the error non-nil. Local environments and test harnesses call it.
-func (s *Stage) Invoke(ctx context.Context, env *Env, payload []byte) ([]byte, error) {
+// the error non-nil. Local environments and test harnesses call it
+// through plumbing.Invoke.
+func (s *Stage) invoke(ctx context.Context, env *Env, payload []byte) ([]byte, error) {
 	if env == nil {
 		return nil, fmt.Errorf("pipeline: stage %s: Invoke needs an Env", s.name)
 	}
@@ -114,7 +115,7 @@ func (r *router) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		table := tableFromStreamARN(p.arn)
 		for _, s := range r.stages {
 			if t := s.Table(); t != nil && (r.env.Streams[t.name] == p.arn || r.env.tableName(t) == table) {
-				return s.Invoke(ctx, r.env, payload)
+				return s.invoke(ctx, r.env, payload)
 			}
 		}
 		return nil, fmt.Errorf("pipeline: no stage of %s is triggered by stream %s (table %q): the function's %s does not match its event source mappings; redeploy", strings.Join(stageNames(r.stages), ","), p.arn, table, contract.Stages)
@@ -157,12 +158,12 @@ func (r *router) routeS3(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	if len(errs) == 0 && len(order) == 1 {
 		// The whole event is for one stage: it gets the payload as sent.
-		_, err := order[0].Invoke(ctx, r.env, payload)
+		_, err := order[0].invoke(ctx, r.env, payload)
 		return []byte("null"), err
 	}
 	for _, s := range order {
 		sub, _ := json.Marshal(map[string][]json.RawMessage{"Records": per[s]})
-		if _, err := s.Invoke(ctx, r.env, sub); err != nil {
+		if _, err := s.invoke(ctx, r.env, sub); err != nil {
 			errs = append(errs, err)
 		}
 	}

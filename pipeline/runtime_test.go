@@ -424,7 +424,7 @@ func TestLogsAndHandles(t *testing.T) {
 	env.Tables = map[string]string{"items": "items-phys"}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-123"})
 	recs := []pipelinetest.StreamRecord{pipelinetest.InsertedItem(tb, item{ID: "ok"}), pipelinetest.InsertedItem(tb, item{ID: "bad"})}
-	resp, err := st.Invoke(ctx, env, pipelinetest.StreamEvent(recs...))
+	resp, err := plumbing.Invoke(ctx, st, env, pipelinetest.StreamEvent(recs...))
 	var res events.DynamoDBEventResponse
 	if err != nil || json.Unmarshal(resp, &res) != nil {
 		t.Fatalf("invoke: %v, response %s", err, resp)

@@ -53,9 +53,9 @@ type Stage struct {
 	name       string
 	object     *triggers.ObjectTrigger
 	stream     *triggers.StreamTrigger
-	reads      []Access
-	writes     []Access
-	deletes    []Access
+	reads      []access
+	writes     []access
+	deletes    []access
 	group      string
 	loopReason string
 	fn         Function
@@ -172,8 +172,8 @@ func (s *Stage) Deletes(rs ...Resource) *Stage {
 	return s
 }
 
-func (s *Stage) accesses(method string, rs []Resource) []Access {
-	var out []Access
+func (s *Stage) accesses(method string, rs []Resource) []access {
+	var out []access
 	for _, r := range rs {
 		if r == nil {
 			s.app.fail(fmt.Errorf("pipeline: stage %q: %s(nil); pass a bucket, a bucket prefix or a table of app %q", s.name, method, s.app.name))
@@ -290,15 +290,6 @@ func (s *Stage) Table() *Table {
 	return s.app.TableNamed(s.stream.Table)
 }
 
-// ReadAccesses returns the declared reads.
-func (s *Stage) ReadAccesses() []Access { return append([]Access(nil), s.reads...) }
-
-// WriteAccesses returns the declared writes.
-func (s *Stage) WriteAccesses() []Access { return append([]Access(nil), s.writes...) }
-
-// DeleteAccesses returns the declared delete-only accesses.
-func (s *Stage) DeleteAccesses() []Access { return append([]Access(nil), s.deletes...) }
-
 // GroupName returns the declared group, or "".
 func (s *Stage) GroupName() string { return s.group }
 
@@ -310,12 +301,6 @@ func (s *Stage) FunctionName() string {
 	}
 	return s.name
 }
-
-// LoopReason returns why the stage may be part of a loop, or "".
-func (s *Stage) LoopReason() string { return s.loopReason }
-
-// ItemType returns T of a typed stream stage, or nil.
-func (s *Stage) ItemType() reflect.Type { return s.itemType }
 
 // Function returns the function configuration with defaults filled in.
 func (s *Stage) Function() Function {

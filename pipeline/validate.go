@@ -94,7 +94,7 @@ func suffixesOverlap(a, b string) bool { return strings.HasSuffix(a, b) || strin
 
 // triggersStage reports whether a write (or, with deleteOnly, a delete)
 // can fire stage t, and how.
-func triggersStage(w Access, deleteOnly bool, t *Stage) (string, bool) {
+func triggersStage(w access, deleteOnly bool, t *Stage) (string, bool) {
 	verb := "writes"
 	if deleteOnly {
 		verb = "deletes"

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nanopipe/nanopipe/internal/access"
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -175,7 +176,7 @@ func (h *Harness) Invoke(s *pipeline.Stage, payload []byte) Result {
 		}
 	}
 	r.Invoked = true
-	resp, err := s.Invoke(h.baseContext(), h.Env, payload)
+	resp, err := plumbing.Invoke(h.baseContext(), s, h.Env, payload)
 	r.Err, r.Response = err, resp
 	if s.StreamTrigger() != nil && err == nil {
 		var br events.DynamoDBTimeWindowEventResponse

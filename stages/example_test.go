@@ -64,12 +64,21 @@ func ExampleMove() {
 	app := pipeline.New("files")
 	inbox := app.Bucket("files-inbox")
 	archive := app.Bucket("files-archive")
-	move := stages.Move(app, "archive", inbox.Created(triggers.Prefix("done/")), archive, "2026/")
-	fmt.Println("reads:  ", move.ReadAccesses())
-	fmt.Println("writes: ", move.WriteAccesses())
-	fmt.Println("deletes:", move.DeleteAccesses())
+	stages.Move(app, "archive", inbox.Created(triggers.Prefix("done/")), archive, "2026/")
+	var d struct {
+		Stages []struct {
+			Name                   string
+			Reads, Writes, Deletes []string
+		}
+	}
+	json.Unmarshal(app.Describe(), &d)
+	for _, s := range d.Stages {
+		fmt.Println(s.Name, "reads:  ", s.Reads)
+		fmt.Println(s.Name, "writes: ", s.Writes)
+		fmt.Println(s.Name, "deletes:", s.Deletes)
+	}
 	// Output:
-	// reads:   [bucket files-inbox prefix "done/"]
-	// writes:  [bucket files-archive prefix "2026/"]
-	// deletes: [bucket files-inbox prefix "done/"]
+	// archive reads:   [bucket files-inbox prefix "done/"]
+	// archive writes:  [bucket files-archive prefix "2026/"]
+	// archive deletes: [bucket files-inbox prefix "done/"]
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/stages"
@@ -63,7 +64,7 @@ func TestCopyAndMove(t *testing.T) {
 
 	// The declared grants: what the stages read, write and delete.
 	grants := func(s *pipeline.Stage) string {
-		return fmt.Sprint(s.ReadAccesses(), s.WriteAccesses(), s.DeleteAccesses())
+		return fmt.Sprint(plumbing.Reads(s), plumbing.Writes(s), plumbing.Deletes(s))
 	}
 	if got := grants(cp); got != `[bucket cm-in prefix "incoming/"] [bucket cm-out prefix "copies/"] []` {
 		t.Errorf("copy grants %s", got)
@@ -116,7 +117,7 @@ func TestIndex(t *testing.T) {
 	if items := e.scan("objects"); len(items) != 1 || s(items[0]["key"]) != "docs/a.txt" {
 		t.Errorf("after late events the index is %v", items)
 	}
-	if got := fmt.Sprint(ix.ReadAccesses(), ix.WriteAccesses(), unix.ReadAccesses(), unix.WriteAccesses()); got != `[bucket ix-docs prefix "docs/"] [table objects] [] [table objects]` {
+	if got := fmt.Sprint(plumbing.Reads(ix), plumbing.Writes(ix), plumbing.Reads(unix), plumbing.Writes(unix)); got != `[bucket ix-docs prefix "docs/"] [table objects] [] [table objects]` {
 		t.Errorf("grants %s", got)
 	}
 }
@@ -181,7 +182,7 @@ func TestCascade(t *testing.T) {
 	if res := h.Invoke(forget, pipelinetest.StreamEvent(pipelinetest.RemovedItem(albums, Album{Name: "summer"}))); !res.OK() {
 		t.Errorf("redelivered cascade: %v %v", res.Err, res.Failed)
 	}
-	if got := fmt.Sprint(forget.ReadAccesses(), forget.DeleteAccesses(), forget.WriteAccesses()); got != `[table photos bucket cc-files prefix "thumbs/"] [table photos bucket cc-files prefix "thumbs/"] []` {
+	if got := fmt.Sprint(plumbing.Reads(forget), plumbing.Deletes(forget), plumbing.Writes(forget)); got != `[table photos bucket cc-files prefix "thumbs/"] [table photos bucket cc-files prefix "thumbs/"] []` {
 		t.Errorf("grants %s", got)
 	}
 }
@@ -316,7 +317,7 @@ func TestMisdeclarationCollected(t *testing.T) {
 
 	// A stand-in stage fails every invocation with the declaration error
 	// rather than doing something half-declared.
-	_, err = load.Invoke(context.Background(), &pipeline.Env{}, pipelinetest.S3Event(pipelinetest.RemovedObject(in, "x.csv")))
+	_, err = plumbing.Invoke(context.Background(), load, &pipeline.Env{}, pipelinetest.S3Event(pipelinetest.RemovedObject(in, "x.csv")))
 	if err == nil || !strings.Contains(err.Error(), "Load needs an ObjectCreated trigger") {
 		t.Errorf("invoking the refused stage: %v, want its declaration error", err)
 	}

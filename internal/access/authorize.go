@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/internal/policy"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
@@ -50,7 +51,7 @@ func (e *DeniedError) ErrorFault() int { return 1 } // smithy.FaultClient
 // IAM action such as s3:GetObject) on key of bucket b, and if not, which
 // declaration would allow it.
 func Object(s *pipeline.Stage, action string, b *pipeline.Bucket, key string) error {
-	check := func(list []pipeline.Access, kind string) bool {
+	check := func(list []plumbing.Access, kind string) bool {
 		for _, a := range list {
 			if a.Covers(b, key) && policy.ObjectGranted(action, b.IsVersioned(), kind) {
 				return true
@@ -58,7 +59,7 @@ func Object(s *pipeline.Stage, action string, b *pipeline.Bucket, key string) er
 		}
 		return false
 	}
-	if check(s.ReadAccesses(), "read") || check(s.WriteAccesses(), "write") || check(s.DeleteAccesses(), "delete") {
+	if check(plumbing.Reads(s), "read") || check(plumbing.Writes(s), "write") || check(plumbing.Deletes(s), "delete") {
 		return nil
 	}
 	method := "Writes"
@@ -76,7 +77,7 @@ func Object(s *pipeline.Stage, action string, b *pipeline.Bucket, key string) er
 // read of a prefix covering it allows it, as the s3:prefix condition of
 // the deployed policy does.
 func List(s *pipeline.Stage, b *pipeline.Bucket, prefix string) error {
-	for _, a := range s.ReadAccesses() {
+	for _, a := range plumbing.Reads(s) {
 		if a.Bucket == b && strings.HasPrefix(prefix, a.Prefix) {
 			return nil
 		}
@@ -89,12 +90,12 @@ func List(s *pipeline.Stage, b *pipeline.Bucket, prefix string) error {
 // (dynamodb:PutItem, ...) on table t (or one of its indexes).
 func Table(s *pipeline.Stage, action string, t *pipeline.Table) error {
 	for _, g := range []struct {
-		list    []pipeline.Access
+		list    []plumbing.Access
 		actions []string
 	}{
-		{s.ReadAccesses(), policy.TableRead()},
-		{s.WriteAccesses(), policy.TableWrite()},
-		{s.DeleteAccesses(), policy.TableDelete()},
+		{plumbing.Reads(s), policy.TableRead()},
+		{plumbing.Writes(s), policy.TableWrite()},
+		{plumbing.Deletes(s), policy.TableDelete()},
 	} {
 		for _, a := range g.list {
 			if a.CoversTable(t) && slices.Contains(g.actions, action) {

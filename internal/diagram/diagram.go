@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -80,18 +81,18 @@ func build(app *pipeline.App) graph {
 		if t := s.StreamTrigger(); t != nil {
 			g.edges = append(g.edges, edge{ident(kindTable, t.Table), sid, streamLabel(t), "solid"})
 		}
-		for _, a := range s.WriteAccesses() {
+		for _, a := range plumbing.Writes(s) {
 			g.edges = append(g.edges, edge{sid, accessNode(a), "writes" + where(a), "solid"})
 		}
-		for _, a := range s.DeleteAccesses() {
+		for _, a := range plumbing.Deletes(s) {
 			g.edges = append(g.edges, edge{sid, accessNode(a), "deletes" + where(a), "dashed"})
 		}
 	reads:
-		for _, a := range s.ReadAccesses() {
+		for _, a := range plumbing.Reads(s) {
 			if triggeredBy(s, a) {
 				continue // the trigger's edge says it already
 			}
-			for _, w := range s.WriteAccesses() {
+			for _, w := range plumbing.Writes(s) {
 				if w == a {
 					continue reads // reading back what it writes
 				}
@@ -102,21 +103,21 @@ func build(app *pipeline.App) graph {
 	return g
 }
 
-func accessNode(a pipeline.Access) string {
+func accessNode(a plumbing.Access) string {
 	if a.Table != nil {
 		return ident(kindTable, a.Table.Name())
 	}
 	return ident(kindBucket, a.Bucket.Name())
 }
 
-func where(a pipeline.Access) string {
+func where(a plumbing.Access) string {
 	if a.Table != nil || (a.Prefix == "" && a.Suffix == "") {
 		return ""
 	}
 	return " " + a.Prefix + "*" + a.Suffix
 }
 
-func triggeredBy(s *pipeline.Stage, a pipeline.Access) bool {
+func triggeredBy(s *pipeline.Stage, a plumbing.Access) bool {
 	if t := s.ObjectTrigger(); t != nil && a.Bucket != nil && a.Bucket.Name() == t.Bucket {
 		return a.Prefix == t.Prefix && (a.Suffix == t.Suffix || a.Suffix == "")
 	}

@@ -1,11 +1,14 @@
 // Package plumbing is the part of package pipeline that nanopipe's own
 // packages need and users do not: how an app maps onto Lambda functions
 // (Groups, FunctionConfig), what a function's environment holds
-// (FunctionEnvironment, EnvFromEnviron) and the handler serving it. The
-// cdk package, the local environment and the test harness use it.
+// (FunctionEnvironment, EnvFromEnviron), the handler serving it, a
+// stage's declared accesses (Reads, Writes, Deletes) and running one stage
+// on a payload (Invoke). The cdk package, the local environment and the
+// test harness use it.
 package plumbing
 
 import (
+	"context"
 	"sort"
 	"strings"
 
@@ -17,7 +20,13 @@ import (
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
-type lent = hook.Pipeline[pipeline.App, pipeline.Stage, pipeline.Bucket, pipeline.Table, pipeline.Env, pipeline.Function]
+type lent = hook.Pipeline[pipeline.App, pipeline.Stage, pipeline.Bucket, pipeline.Table, pipeline.Env, pipeline.Function, Access]
+
+// Access is one declared read, write or delete of a stage: a whole
+// bucket, the keys of a bucket with a prefix (and suffix), or a table.
+// Exactly one of Bucket and Table is set. Its String form ("bucket NAME
+// prefix \"P\"", "table NAME") is the one App.Describe shows.
+type Access = hook.Access[*pipeline.Bucket, *pipeline.Table]
 
 // p returns what package pipeline registered in its init, which has run:
 // this package imports it.
@@ -63,6 +72,24 @@ func EnvFromEnviron(a *pipeline.App, getenv func(string) string, cfg aws.Config)
 // table of their event source ARN).
 func Handler(a *pipeline.App, env *pipeline.Env, stages []*pipeline.Stage) (lambda.Handler, error) {
 	return p().Handler(a, env, stages)
+}
+
+// Reads returns the stage's declared reads (Stage.Reads).
+func Reads(s *pipeline.Stage) []Access { return p().Reads(s) }
+
+// Writes returns the stage's declared writes (Stage.Writes).
+func Writes(s *pipeline.Stage) []Access { return p().Writes(s) }
+
+// Deletes returns the stage's declared delete-only accesses
+// (Stage.Deletes).
+func Deletes(s *pipeline.Stage) []Access { return p().Deletes(s) }
+
+// Invoke runs the stage on one Lambda payload against env, as the Lambda
+// runtime does: for a stream stage the result is the partial batch
+// response JSON; for an S3 stage it is "null", and a failed object makes
+// the error non-nil. The local environment and the test harness call it.
+func Invoke(ctx context.Context, s *pipeline.Stage, env *pipeline.Env, payload []byte) ([]byte, error) {
+	return p().Invoke(s, ctx, env, payload)
 }
 
 // BucketVar is the variable holding the bucket's physical name.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -128,7 +129,7 @@ func (r invoked) OK() bool { return r.Err == nil && len(r.Failed) == 0 }
 
 // invokeStage runs st on payload against env, as Lambda would.
 func invokeStage(ctx context.Context, st *pipeline.Stage, env *pipeline.Env, payload []byte) invoked {
-	resp, err := st.Invoke(ctx, env, payload)
+	resp, err := plumbing.Invoke(ctx, st, env, payload)
 	r := invoked{Err: err}
 	if err == nil && st.StreamTrigger() != nil {
 		var br events.DynamoDBEventResponse

@@ -475,7 +475,8 @@ func (it Item) clone() Item {
 	return c
 }
 
-// size is the value's size as DynamoDB counts it toward the 400 KB item limit.
+// size is the value's size as DynamoDB counts it toward the 400 KB item
+// limit: itemsize.Value's rules, over this package's values.
 func (v *Value) size() int {
 	switch v.K {
 	case KS, KB:
@@ -495,19 +496,19 @@ func (v *Value) size() int {
 		}
 		return n
 	case KM:
-		n := 3
+		n := itemsize.Container
 		for k, e := range v.M {
-			n += len(k) + e.size() + 1
+			n += itemsize.Element + len(k) + e.size()
 		}
 		return n
 	case KL:
-		n := 3
+		n := itemsize.Container
 		for _, e := range v.L {
-			n += e.size() + 1
+			n += itemsize.Element + e.size()
 		}
 		return n
 	}
-	return 1
+	return 1 // BOOL, NULL
 }
 
 func numberSize(n string) int { return itemsize.Number(n) }
