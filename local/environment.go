@@ -463,8 +463,8 @@ func (e *Environment) ReplayAll(ctx context.Context, ids []string) []ReplayResul
 // objectSource adapts the embedded S3 server to the engine.
 type objectSource struct{ s *s3srv.Server }
 
-func (o objectSource) Subscribe(fn func([]byte)) {
-	o.s.Subscribe(func(r s3srv.Record) { fn(r.JSON()) })
+func (o objectSource) Subscribe(fn func([]byte) error) {
+	o.s.Subscribe(func(r s3srv.Record) error { return fn(r.JSON()) })
 }
 
 // recoverer answers a request whose handler panicked with a 500 in the

@@ -51,6 +51,23 @@ func (inv *invocation) call(ctx context.Context, eventID string, fn func(context
 	return fn(ctx)
 }
 
+// failed notes why the record seq, the first the response reports failed,
+// failed (err nil: the handler gave no reason). In-process the engine's
+// failreason.Recorder keeps it; elsewhere (Lambda, dev --rie) one log line
+// says it, with the record's sequence number, which the local emulator
+// runner waits for. Every stream response that reports failures calls it
+// once, for the first record it reports.
+func (inv *invocation) failed(ctx context.Context, seq string, err error) {
+	if failreason.Record(ctx, seq, err) {
+		return
+	}
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	inv.log.LogAttrs(ctx, slog.LevelWarn, failreason.LogMessage, slog.String(failreason.SeqKey, seq), slog.String(failreason.ErrorKey, reason))
+}
+
 func durationAttr(d time.Duration) slog.Attr {
 	return slog.Float64("duration_ms", float64(d.Microseconds())/1000)
 }
@@ -121,7 +138,7 @@ func (h changeHandler[T]) invoke(ctx context.Context, inv *invocation, payload [
 			err = inv.call(ctx, c.EventID, func(ctx context.Context) error { return h(ctx, c) })
 		}
 		if err != nil {
-			failreason.Record(ctx, c.SequenceNumber, err)
+			inv.failed(ctx, c.SequenceNumber, err)
 			failures = failuresFrom(ev.Changes[i:])
 			break
 		}
@@ -195,13 +212,13 @@ func (h batchHandler[T]) invoke(ctx context.Context, inv *invocation, payload []
 			state = ev.Window.State
 		}
 		if n > 0 {
-			failreason.Record(ctx, ev.Changes[0].SequenceNumber, err)
+			inv.failed(ctx, ev.Changes[0].SequenceNumber, err)
 		}
 	} else if i, ferr := b.Failed(); i >= 0 && i < from {
 		from = i
-		failreason.Record(ctx, ev.Changes[i].SequenceNumber, ferr)
+		inv.failed(ctx, ev.Changes[i].SequenceNumber, ferr)
 	} else if bad < n {
-		failreason.Record(ctx, ev.Changes[bad].SequenceNumber, ev.Errors[bad])
+		inv.failed(ctx, ev.Changes[bad].SequenceNumber, ev.Errors[bad])
 	}
 	inv.metrics.records(n, failedOf(n-from), n-from, oldestChange(ev.Changes))
 	return streamResponse(failuresFrom(ev.Changes[from:]), ev.Window, state)
@@ -230,6 +247,10 @@ func (h rawStreamHandler) invoke(ctx context.Context, inv *invocation, payload [
 	}
 	if resp.BatchItemFailures == nil {
 		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{}
+	}
+	if len(resp.BatchItemFailures) > 0 {
+		// The handler's error, or none: it chose the records itself.
+		inv.failed(ctx, resp.BatchItemFailures[0].ItemIdentifier, err)
 	}
 	inv.metrics.records(len(ev.Records), len(resp.BatchItemFailures), len(resp.BatchItemFailures), oldestRecord(ev.Records))
 	return json.Marshal(resp)

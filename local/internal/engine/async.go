@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -159,20 +160,25 @@ func (as *asyncStage) start() {
 }
 
 // onObject routes one S3 event record to every stage whose trigger takes
-// it, journaling it before the S3 request that caused it returns.
+// it, journaling it before the S3 request that caused it returns. It
+// returns an error when an event could not be journaled: the request must
+// then fail, not be acknowledged. Such an event is still delivered in this
+// run (the change it reports is stored), but would not be after a crash;
+// the client's retry makes a new, journaled one.
 //
 // After Stop, events are journaled only, for the next start: they are the
 // writes of invocations finishing, whose requests were acknowledged.
-func (e *Engine) onObject(rec []byte) {
+func (e *Engine) onObject(rec []byte) error {
 	if e.closed.Load() {
-		e.log.Error("S3 event after the engine closed: not delivered", "record", string(rec))
-		return
+		e.log.Error("S3 event after the engine closed: the write is refused", "record", string(rec))
+		return errStateClosed
 	}
 	o, err := s3event.Decode(rec)
 	if err != nil {
 		e.log.Error("unreadable S3 event record", "error", err)
-		return
+		return fmt.Errorf("engine: unreadable S3 event record: %w", err)
 	}
+	var errs []error
 	for _, as := range e.async {
 		if as.bucket != o.Bucket || !as.trig.Matches(o.Event, o.Key) {
 			continue
@@ -184,20 +190,27 @@ func (e *Engine) onObject(rec []byte) {
 			Received: time.Now().UTC(),
 			Summary:  fmt.Sprintf("%s s3://%s/%s", o.Event, o.Bucket, o.Key),
 		}
-		e.enqueue(as, ev)
+		if err := e.enqueue(as, ev); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	return errors.Join(errs...)
 }
 
-func (e *Engine) enqueue(as *asyncStage, ev *asyncEvent) {
+// enqueue journals ev and queues it. A journal error is returned; the
+// event is queued all the same, for delivery in this run.
+func (e *Engine) enqueue(as *asyncStage, ev *asyncEvent) error {
+	var jerr error
 	if err := e.state.addEvent(ev); err != nil {
-		// Delivered in this run, but not after a crash.
-		e.log.Error("journal S3 event", "stage", ev.Stage, "event", ev.Summary, "error", err)
+		e.log.Error("journal S3 event: the write that caused it is refused", "stage", ev.Stage, "event", ev.Summary, "error", err)
+		jerr = fmt.Errorf("engine: journal the event of stage %s (%s): %w", ev.Stage, ev.Summary, err)
 	}
 	if e.stopping.Load() {
-		return // journaled: delivered after the next start
+		return jerr // journaled: delivered after the next start
 	}
 	e.busy.Add(1)
 	as.q.push(ev)
+	return jerr
 }
 
 // notification wraps one record into an S3 notification, naming the

@@ -10,7 +10,9 @@
 //
 // Each S3 event record a stage's trigger takes becomes one invocation with
 // a one-record notification. It is journaled before the S3 request that
-// caused it returns. A failed invocation (an error, a panic, a timeout) is
+// caused it returns; when it cannot be, the object source is told
+// (ObjectSource's fn returns an error) and fails the request rather than
+// acknowledge it. A failed invocation (an error, a panic, a timeout) is
 // retried after a backoff that doubles, up to the trigger's Retries; an
 // event that fails every attempt, or that is older than MaxEventAge when
 // its turn comes, goes to the on-failure destination (the dead-letter

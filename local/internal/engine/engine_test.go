@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/diskfull"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -16,16 +19,17 @@ import (
 // source is an ObjectSource the test drives.
 type source struct {
 	mu sync.Mutex
-	fn func([]byte)
+	fn func([]byte) error
 }
 
-func (s *source) Subscribe(fn func([]byte)) { s.mu.Lock(); s.fn = fn; s.mu.Unlock() }
+func (s *source) Subscribe(fn func([]byte) error) { s.mu.Lock(); s.fn = fn; s.mu.Unlock() }
 
-func (s *source) put(key string) {
+// put reports a new object and returns what the engine answered.
+func (s *source) put(key string) error {
 	s.mu.Lock()
 	fn := s.fn
 	s.mu.Unlock()
-	fn([]byte(fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-01T00:00:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"x"},"requestParameters":{"sourceIPAddress":"127.0.0.1"},"responseElements":{"x-amz-request-id":"1","x-amz-id-2":"2"},"s3":{"s3SchemaVersion":"1.0","configurationId":"","bucket":{"name":"inbox","ownerIdentity":{"principalId":"x"},"arn":"arn:aws:s3:::inbox"},"object":{"key":%q,"size":1,"eTag":"e","sequencer":"01"}}}`, key)))
+	return fn([]byte(fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-01T00:00:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"x"},"requestParameters":{"sourceIPAddress":"127.0.0.1"},"responseElements":{"x-amz-request-id":"1","x-amz-id-2":"2"},"s3":{"s3SchemaVersion":"1.0","configurationId":"","bucket":{"name":"inbox","ownerIdentity":{"principalId":"x"},"arn":"arn:aws:s3:::inbox"},"object":{"key":%q,"size":1,"eTag":"e","sequencer":"01"}}}`, key)))
 }
 
 type seen struct {
@@ -88,14 +92,20 @@ func TestEventsDuringStopAreKeptForTheNextStart(t *testing.T) {
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	src.put("before")
+	if err := src.put("before"); err != nil {
+		t.Fatal(err)
+	}
 	waitIdle(t, e)
-	src.put("block")
+	if err := src.put("block"); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(50 * time.Millisecond)
 	stopped := make(chan error, 1)
 	go func() { stopped <- e.Stop(context.Background()) }()
 	time.Sleep(50 * time.Millisecond)
-	src.put("during") // as a finishing invocation's write would
+	if err := src.put("during"); err != nil { // as a finishing invocation's write would
+		t.Fatal(err)
+	}
 	close(block)
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
@@ -116,6 +126,34 @@ func TestEventsDuringStopAreKeptForTheNextStart(t *testing.T) {
 	waitIdle(t, e2)
 	if s2.n("during") != 1 || s2.n("before") != 0 || s2.n("block") != 0 {
 		t.Errorf("after the restart: %v, want only during, once", s2.keys)
+	}
+}
+
+// An event that cannot be journaled is refused to its source (which then
+// fails the write, so the client retries), yet delivered in this run; an
+// event after Close is refused too.
+func TestUnjournaledEventIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	src := &source{}
+	e, s := newEngine(t, dir, src, nil)
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.put("ok"); err != nil {
+		t.Fatal(err)
+	}
+	diskfull.Fill(t, filepath.Join(dir, "async.log"))
+	err := src.put("lost")
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "stage ingest") {
+		t.Fatalf("put with a full disk: %v, want the journal's error naming the stage", err)
+	}
+	waitIdle(t, e)
+	if s.n("ok") != 1 || s.n("lost") != 1 {
+		t.Errorf("delivered in this run: %v, want ok and lost once each", s.keys)
+	}
+	e.Close(context.Background())
+	if err := src.put("late"); err == nil {
+		t.Error("an event after Close was accepted")
 	}
 }
 

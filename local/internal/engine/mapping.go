@@ -771,7 +771,10 @@ func (e *Engine) Replay(ctx context.Context, id string) error {
 			return errors.New("engine: not started")
 		}
 		ev := &asyncEvent{ID: newRequestID(), Stage: s.Name(), Payload: l.Payload, Received: time.Now().UTC(), Summary: l.Summary, Replays: l.Replays + 1}
-		e.enqueue(as, ev)
+		if err := e.enqueue(as, ev); err != nil {
+			// Not durable: the letter stays, to be replayed again.
+			return err
+		}
 		return e.opts.DeadLetters.Delete(id)
 	case s.StreamTrigger() != nil:
 		var p struct {

@@ -16,8 +16,15 @@ import (
 // change the record reports is stored; it returns quickly (the engine
 // only journals and queues the event) and must not be called concurrently
 // for the same key out of order.
+//
+// fn returns nil once the event is queued durably: it survives a crash of
+// the process. An error means it is not (the engine's journal could not
+// be written, or the engine is closed): the source must then not
+// acknowledge the write that made the record, but answer its client with
+// an error the client retries (S3's 500 InternalError), so that the retry
+// makes a new event. The change itself may stay stored.
 type ObjectSource interface {
-	Subscribe(fn func(record []byte))
+	Subscribe(fn func(record []byte) error)
 }
 
 // IteratorType is where a shard iterator starts.

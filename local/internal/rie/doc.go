@@ -55,5 +55,9 @@
 // timeout (AWS_LAMBDA_FUNCTION_TIMEOUT, whole seconds) with 200 and "Task
 // timed out after N.00 seconds". Invoke turns them into the errors the
 // engine's in-process path gives for the same input: the error message of
-// the stage (*FunctionError), and a *TimeoutError.
+// the stage (*FunctionError), and a *TimeoutError. A partial batch
+// response says which stream records failed but not why; the runtime logs
+// the first failed record's error (failreason.LogMessage), and Invoke
+// waits for that line in the function's output and hands the reason to the
+// failreason.Recorder in its context, as the in-process runtime does.
 package rie

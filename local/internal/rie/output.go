@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/nanopipe/nanopipe/internal/failreason"
 )
 
 // lineWriter takes what an emulator and its runtime print and passes it
@@ -19,6 +21,9 @@ type lineWriter struct {
 	r   *Runner
 	fn  string
 	buf []byte
+	// note, when set, is told of the lines the invocation in flight waits
+	// for: a record's failure reason, and the emulator's END line.
+	note func(seq, reason string, end bool)
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -60,6 +65,9 @@ var (
 
 func (w *lineWriter) line(b []byte) {
 	b = bytes.TrimRight(b, "\r")
+	if w.note != nil && bytes.HasPrefix(b, []byte("END RequestId: ")) {
+		w.note("", "", true)
+	}
 	if len(bytes.TrimSpace(b)) == 0 || reportLine.Match(b) || emulatorInfo.Match(b) || errorEcho.Match(b) || sdkDebug.Match(b) {
 		return
 	}
@@ -113,6 +121,18 @@ func (w *lineWriter) logJSON(b []byte) bool {
 		default:
 			attrs = append(attrs, slog.Any(k, v))
 		}
+	}
+	if msg == failreason.LogMessage && w.note != nil {
+		var seq, reason string
+		for _, a := range attrs {
+			switch a.Key {
+			case failreason.SeqKey:
+				seq, _ = a.Value.Any().(string)
+			case failreason.ErrorKey:
+				reason, _ = a.Value.Any().(string)
+			}
+		}
+		w.note(seq, reason, false)
 	}
 	l := w.r.opts.Logger
 	if l == nil {

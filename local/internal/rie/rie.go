@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/nanopipe/nanopipe/internal/contract"
+	"github.com/nanopipe/nanopipe/internal/failreason"
 	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
@@ -375,7 +376,7 @@ func (f *function) acquire(ctx context.Context) (*slot, error) {
 		f.idle = f.idle[:n-1]
 		return sl, nil
 	}
-	sl := &slot{fn: f, id: len(f.all) + 1}
+	sl := &slot{fn: f, id: len(f.all) + 1, seen: make(chan struct{}, 1)}
 	sl.appID = f.idBase + strconv.Itoa(sl.id)
 	f.all = append(f.all, sl)
 	f.r.ids.Store(sl.appID, sl)
@@ -410,6 +411,86 @@ type slot struct {
 	addr   string
 	gen    int
 	out    *lineWriter
+
+	// What the function's output said of the invocation in flight: the
+	// failure reasons it logged, by sequence number, and whether the
+	// emulator's END line came; seen is signalled on each.
+	noteMu  sync.Mutex
+	reasons map[string]string
+	ended   bool
+	seen    chan struct{}
+}
+
+// note takes what the slot's lineWriter reads for the invocation in
+// flight.
+func (sl *slot) note(seq, reason string, end bool) {
+	sl.noteMu.Lock()
+	if end {
+		sl.ended = true
+	} else if seq != "" {
+		if sl.reasons == nil {
+			sl.reasons = map[string]string{}
+		}
+		if _, ok := sl.reasons[seq]; !ok {
+			sl.reasons[seq] = reason
+		}
+	}
+	sl.noteMu.Unlock()
+	select {
+	case sl.seen <- struct{}{}:
+	default:
+	}
+}
+
+// resetNotes forgets what the output said of the previous invocation.
+func (sl *slot) resetNotes() {
+	sl.noteMu.Lock()
+	sl.reasons, sl.ended = nil, false
+	sl.noteMu.Unlock()
+}
+
+// failureReason hands the engine the reason the runtime logged for the
+// first record a partial batch response reports failed (in-process, the
+// runtime hands it over directly). The runtime logs it before it answers,
+// but the line comes through a pipe: wait for it, for a bounded time.
+func (sl *slot) failureReason(ctx context.Context, body []byte) {
+	var resp struct {
+		Failures []struct {
+			ID string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if !bytes.Contains(body, []byte(`"batchItemFailures"`)) || json.Unmarshal(body, &resp) != nil || len(resp.Failures) == 0 {
+		return
+	}
+	first := resp.Failures[0].ID
+	deadline := time.NewTimer(3 * time.Second)
+	defer deadline.Stop()
+	grace := false
+	for {
+		sl.noteMu.Lock()
+		reason, ok := sl.reasons[first]
+		ended := sl.ended
+		sl.noteMu.Unlock()
+		if ok {
+			failreason.RecordReason(ctx, first, reason)
+			return
+		}
+		if ended && !grace {
+			// The runtime's output and the emulator's come through
+			// different pipes, and every response reporting failures has
+			// its line: this only bounds the wait for a runtime that
+			// writes none (built from an older nanopipe).
+			grace = true
+			deadline.Reset(time.Second)
+		}
+		select {
+		case <-sl.seen:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (sl *slot) running() bool {
@@ -464,7 +545,7 @@ func (sl *slot) start() error {
 			bin)
 		cmd.Dir = filepath.Dir(bin)
 		cmd.Env = append(append([]string(nil), sl.fn.env...), "AWS_SDK_UA_APP_ID="+sl.appID)
-		out := &lineWriter{r: r, fn: sl.fn.name}
+		out := &lineWriter{r: r, fn: sl.fn.name, note: sl.note}
 		cmd.Stdout, cmd.Stderr = out, out
 		cmd.WaitDelay = time.Second
 		setProcAttr(cmd)
@@ -529,6 +610,7 @@ func (sl *slot) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) (
 	}
 	sl.current.Store(s)
 	defer sl.current.Store(nil)
+	sl.resetNotes()
 	// The emulator enforces the timeout; this bound only catches an
 	// emulator that stopped answering (a cold start counts too).
 	hctx, cancel := context.WithTimeout(ctx, f.timeout+15*time.Second)
@@ -578,6 +660,7 @@ func (sl *slot) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) (
 		}
 		return nil, &FunctionError{Function: f.name, Type: "Runtime.Unknown", Message: fmt.Sprintf("function %s: the emulator answered %d: %s", f.name, resp.StatusCode, msg)}
 	}
+	sl.failureReason(ctx, body)
 	return body, nil
 }
 

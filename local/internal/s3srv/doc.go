@@ -10,7 +10,13 @@
 // that increases per key (and across restarts), the eTag and size of
 // created objects, the versionId on versioned buckets, and the request's
 // x-amz-request-id. A delete of a key that does not exist emits nothing.
-// Subscribers are called after the change is stored.
+// Subscribers are called after the change is stored. A subscriber that
+// cannot keep an event durably returns an error: the request is then
+// answered 500 InternalError, not acknowledged, though the change stays
+// stored. The record is kept in memory and sent again before the key's
+// next record, or by the next delete of the key that finds it gone (a
+// client's retry of a delete), so the write a client finally sees succeed
+// has its event; a retried PUT makes a new event besides.
 //
 // # Built on gofakes3
 //

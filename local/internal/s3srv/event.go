@@ -2,7 +2,9 @@ package s3srv
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +75,12 @@ type eventer struct {
 	region string
 	seq    Sequencer
 	mu     sync.Mutex
-	subs   []func(Record)
+	subs   []func(Record) error
+	// unsent holds, per bucket/key, the records a subscriber could not
+	// keep, oldest first: they are sent again before the key's next
+	// record, or by the next delete of the key that has none (a retried
+	// delete finds the object gone).
+	unsent map[string][]Record
 }
 
 // Sequencer makes S3 sequencers: hexadecimal strings of one length that
@@ -97,27 +104,67 @@ func (s *Sequencer) Next() string {
 	return fmt.Sprintf("%018X", n)
 }
 
-func (e *eventer) subscribe(fn func(Record)) {
+func (e *eventer) subscribe(fn func(Record) error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.subs = append(e.subs, fn)
 }
 
-func (e *eventer) emit(req Request, name string, b *bucket, info objectInfo, seq string) {
-	e.mu.Lock()
-	subs := e.subs
-	e.mu.Unlock()
-	if len(subs) == 0 {
-		return
-	}
+// emit hands the change's record to every subscriber, after the key's
+// unsent records. An error of one (its event is not queued durably) is
+// returned as 500 InternalError, for the request to answer instead of
+// acknowledging the change: the client retries, and the retry sends the
+// record again (a delete that finds the object gone) or makes a new one.
+// The change stays stored.
+func (e *eventer) emit(req Request, name string, b *bucket, info objectInfo, seq string) error {
 	c := Change{Name: name, Region: e.region, Time: time.Now(), Bucket: b.Name, Key: info.Key, Size: info.Size, ETag: info.ETag, Sequencer: seq, Request: req}
 	if b.versioned() {
 		c.VersionID = info.VersionID
 	}
 	rec := NewRecord(c)
-	for _, fn := range subs {
-		fn(rec)
+	return e.send(b.Name, info.Key, &rec)
+}
+
+// resend sends the key's unsent records, if any.
+func (e *eventer) resend(bucket, key string) error { return e.send(bucket, key, nil) }
+
+func (e *eventer) send(bucket, key string, rec *Record) error {
+	id := bucket + "/" + key
+	e.mu.Lock()
+	subs := e.subs
+	recs := e.unsent[id]
+	delete(e.unsent, id)
+	e.mu.Unlock()
+	if len(subs) == 0 {
+		return nil
 	}
+	if rec != nil {
+		recs = append(recs, *rec)
+	}
+	for i, r := range recs {
+		var errs []error
+		for _, fn := range subs {
+			if err := fn(r); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			e.mu.Lock()
+			if e.unsent == nil {
+				e.unsent = map[string][]Record{}
+			}
+			e.unsent[id] = append(recs[i:len(recs):len(recs)], e.unsent[id]...)
+			e.mu.Unlock()
+			return errEventNotQueued(key, err)
+		}
+	}
+	return nil
+}
+
+// errEventNotQueued is the error of a change whose event a subscriber
+// could not queue durably.
+func errEventNotQueued(key string, err error) *Error {
+	return &Error{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again. (The change was stored, but its event could not be queued durably: " + err.Error() + ")", key}
 }
 
 // Change is one object change, as NewRecord reports it.

@@ -45,10 +45,11 @@ func TestPanicIsAnInternalError(t *testing.T) {
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("bkt")}); err != nil {
 		t.Fatal(err)
 	}
-	srv.Subscribe(func(r Record) {
+	srv.Subscribe(func(r Record) error {
 		if strings.HasPrefix(r.S3.Object.Key, "boom") {
 			panic("subscriber failed")
 		}
+		return nil
 	})
 	status, body := raw(t, srv, "PUT", "/bkt/boom", map[string]string{"Content-Length": "1"}, "x")
 	if status != http.StatusInternalServerError || !strings.Contains(body, "<Code>InternalError</Code>") {

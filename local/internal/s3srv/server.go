@@ -60,8 +60,10 @@ func New(opts Options) (*Server, error) {
 
 // Subscribe registers fn to receive every object event, after the change it
 // reports is stored, in the goroutine of the request that made it. fn must
-// return quickly.
-func (s *Server) Subscribe(fn func(Record)) { s.st.events.subscribe(fn) }
+// return quickly. fn returns an error when it could not keep the event
+// durably: the request is then answered 500 InternalError (which clients
+// retry) instead of being acknowledged, and the change stays stored.
+func (s *Server) Subscribe(fn func(Record) error) { s.st.events.subscribe(fn) }
 
 // CreateBucket creates a bucket; it is no error if it exists.
 func (s *Server) CreateBucket(name string) error {

@@ -26,7 +26,12 @@ type recorder struct {
 	recs []Record
 }
 
-func (r *recorder) add(rec Record) { r.mu.Lock(); r.recs = append(r.recs, rec); r.mu.Unlock() }
+func (r *recorder) add(rec Record) error {
+	r.mu.Lock()
+	r.recs = append(r.recs, rec)
+	r.mu.Unlock()
+	return nil
+}
 func (r *recorder) take() []Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -652,7 +652,9 @@ func (s *store) commit(req Request, bucketName string, v *version, cond putCondi
 	info := b.info(v)
 	seq := s.events.seq.Next()
 	s.mu.Unlock()
-	s.events.emit(req, event, b, info, seq)
+	if err := s.events.emit(req, event, b, info, seq); err != nil {
+		return info, err
+	}
 	return info, nil
 }
 
@@ -732,7 +734,7 @@ func (s *store) deleteObject(req Request, bucketName, key, vid string) (deleteRe
 			if !b.versioned() && vid != "null" {
 				return res, &Error{http.StatusBadRequest, "InvalidArgument", "Invalid version id specified", key}
 			}
-			return deleteResult{Key: key, VersionID: vid}, nil
+			return deleteResult{Key: key, VersionID: vid}, s.events.resend(b.Name, key)
 		}
 		if err := s.j.Append(logEntry{Op: "rmver", Name: b.Name, Key: key, VID: victim.VersionID}); err != nil {
 			s.mu.Unlock()
@@ -746,7 +748,7 @@ func (s *store) deleteObject(req Request, bucketName, key, vid string) (deleteRe
 		cur := b.latest(key)
 		if cur == nil {
 			s.mu.Unlock()
-			return deleteResult{Key: key}, nil
+			return deleteResult{Key: key}, s.events.resend(b.Name, key)
 		}
 		if err := s.j.Append(logEntry{Op: "rmver", Name: b.Name, Key: key, VID: ""}); err != nil {
 			s.mu.Unlock()
@@ -779,9 +781,12 @@ func (s *store) deleteObject(req Request, bucketName, key, vid string) (deleteRe
 	}
 	seq := s.events.seq.Next()
 	s.mu.Unlock()
-	if event != "" {
-		info.Size, info.ETag = 0, ""
-		s.events.emit(req, event, b, info, seq)
+	if event == "" {
+		return res, s.events.resend(b.Name, key)
+	}
+	info.Size, info.ETag = 0, ""
+	if err := s.events.emit(req, event, b, info, seq); err != nil {
+		return res, err
 	}
 	return res, nil
 }

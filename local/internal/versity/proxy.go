@@ -150,14 +150,16 @@ func (s *Server) lockKeys(ids []string) func() {
 // are completed as well as they can be and delivered at once.
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	w.WriteHeader(http.StatusOK)
 	if err != nil {
+		http.Error(w, "versity: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	evs, err := ParseWebhook(body, time.Now())
 	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	var failed error
 	for _, ev := range evs {
 		s.mu.Lock()
 		wt := s.waiting[ev.Bucket+"/"+ev.Key]
@@ -173,9 +175,18 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		_, watched := s.buckets[ev.Bucket]
 		s.mu.Unlock()
 		if watched {
-			s.deliver([]Event{s.complete(r.Context(), ev)})
+			if err := s.deliver([]Event{s.complete(r.Context(), ev)}); err != nil {
+				// The gateway acknowledged the request already; an error
+				// status is all that can tell it the event was not kept.
+				failed = err
+			}
 		}
 	}
+	if failed != nil {
+		http.Error(w, "versity: "+failed.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // complete fills in what the gateway leaves out of an event of a request
@@ -202,12 +213,15 @@ func (s *Server) complete(ctx context.Context, ev Event) Event {
 	return ev
 }
 
-func (s *Server) deliver(evs []Event) {
+// deliver hands the events to the subscribers, in order. It returns the
+// subscribers' errors: an event they could not keep durably.
+func (s *Server) deliver(evs []Event) error {
 	if len(evs) == 0 {
-		return
+		return nil
 	}
 	s.deliverM.Lock()
 	defer s.deliverM.Unlock()
+	var errs []error
 	s.mu.Lock()
 	subs := s.subs
 	s.mu.Unlock()
@@ -217,9 +231,12 @@ func (s *Server) deliver(evs []Event) {
 		s.mu.Unlock()
 		js := Normalize(ev, versioned, s.seq.Next()).JSON()
 		for _, fn := range subs {
-			fn(js)
+			if err := fn(js); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
+	return errors.Join(errs...)
 }
 
 var idCounter atomic.Uint64
@@ -310,7 +327,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(got) > 0 {
 			base.Time, base.SourceIP = got[0].Time, got[0].SourceIP
 		}
-		s.deliver(s.exact(ctx, kind, base, key, resp, body, got, dels, existed))
+		if err := s.deliver(s.exact(ctx, kind, base, key, resp, body, got, dels, existed)); err != nil {
+			// Stored by the gateway, but not acknowledged: the client
+			// retries, and the retry makes a new event.
+			w.Header().Set("X-Amz-Request-Id", id)
+			w.Header().Set("X-Amz-Id-2", id2)
+			writeInternalError(w, key, id, err)
+			return
+		}
 	} else {
 		s.unregister(ids)
 	}
@@ -433,6 +457,22 @@ func (s *Server) exact(ctx context.Context, kind op, base Event, key string, res
 		return evs
 	}
 	return nil
+}
+
+// writeInternalError answers 500 InternalError, in S3's shape, for a change
+// the gateway stored but whose event could not be queued durably.
+func writeInternalError(w http.ResponseWriter, key, requestID string, err error) {
+	type errorBody struct {
+		XMLName   xml.Name `xml:"Error"`
+		Code      string   `xml:"Code"`
+		Message   string   `xml:"Message"`
+		Resource  string   `xml:"Resource,omitempty"`
+		RequestID string   `xml:"RequestId"`
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, xml.Header)
+	xml.NewEncoder(w).Encode(errorBody{Code: "InternalError", Message: "We encountered an internal error. Please try again. (The change was stored, but its event could not be queued durably: " + err.Error() + ")", Resource: key, RequestID: requestID})
 }
 
 var hopHeaders = map[string]bool{"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true, "Upgrade": true, "Trailer": true}

@@ -75,7 +75,7 @@ type Server struct {
 	deliverM sync.Mutex // delivery is serial: one key's records in order
 
 	mu      sync.Mutex
-	subs    []func([]byte)
+	subs    []func([]byte) error
 	buckets map[string]bool    // the buckets whose events are delivered -> versioned
 	waiting map[string]*waiter // bucket/key -> the request through ServeHTTP changing it
 	stripes [64]sync.Mutex
@@ -271,8 +271,12 @@ func (s *Server) Client() *s3.Client { return s.client }
 
 // Subscribe implements engine.ObjectSource: fn receives every object event
 // of the buckets made with CreateBucket (or named with Watch), as a record
-// in AWS's exact shape.
-func (s *Server) Subscribe(fn func(record []byte)) {
+// in AWS's exact shape. When fn returns an error, a request through
+// ServeHTTP is answered 500 InternalError instead of the gateway's
+// success (the object stays stored; the client's retry makes a new
+// event); a request sent to the gateway directly was acknowledged by the
+// gateway already, and only the webhook's answer reports the error.
+func (s *Server) Subscribe(fn func(record []byte) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs = append(s.subs, fn)
