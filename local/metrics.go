@@ -178,8 +178,8 @@ func (s *StageMetrics) add(name, unit string, v float64) {
 // their lines to their own output, and are counted here only by Filtered.
 func (e *Environment) Metrics() []StageMetrics {
 	filtered := map[string]int64{}
-	if e.Engine != nil {
-		for _, st := range e.Engine.Stats() {
+	if e.eng != nil {
+		for _, st := range e.eng.Stats() {
 			filtered[st.Stage] = st.Filtered
 		}
 	}
