@@ -84,7 +84,7 @@ func (e *Environment) openBackends(ctx context.Context, sub func(string) string)
 	if err != nil {
 		return err
 	}
-	if opts.DynamoDBLocal != nil {
+	if opts.dynamoDBLocal != nil {
 		dname = DynamoDBLocal
 	}
 	switch {
@@ -92,8 +92,8 @@ func (e *Environment) openBackends(ctx context.Context, sub func(string) string)
 		if e.ddb, err = dynamosrv.Open(dynamosrv.Options{Dir: sub("dynamodb"), Region: awsconf.Region, Shards: opts.Shards}); err != nil {
 			return err
 		}
-	case opts.DynamoDBLocal != nil:
-		e.ext.ddb = opts.DynamoDBLocal
+	case opts.dynamoDBLocal != nil:
+		e.ext.ddb = opts.dynamoDBLocal
 	case dtarget != "":
 		u, err := url.Parse(dtarget)
 		if err != nil || u.Host == "" {

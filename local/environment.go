@@ -64,11 +64,10 @@ type Options struct {
 	// DynamoDBLocal or "dynamodb-local:URL". An unknown name is an error
 	// of Start.
 	DynamoDB string
-	// DynamoDBLocal is for nanopipe's own tests, which share one running
-	// DynamoDB Local between environments (DynamoDB is then ignored;
-	// Close leaves it running). Applications leave it nil and use
-	// DynamoDB: "dynamodb-local:URL" to reach a running one.
-	DynamoDBLocal *dynamolocal.Server
+	// dynamoDBLocal, set by nanopipe's own tests through envhook, is a
+	// running DynamoDB Local the tables live in (DynamoDB is then
+	// ignored); Close leaves it running.
+	dynamoDBLocal *dynamolocal.Server
 	// S3 selects where the buckets live: "" or Embedded, VersityGW or
 	// "versitygw:URL?webhook=ADDR". An unknown name is an error of Start.
 	S3 string

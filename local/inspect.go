@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/envhook"
 	"github.com/nanopipe/nanopipe/local/internal/rie"
@@ -20,6 +21,7 @@ func init() {
 		return embeddedStreams{e.ddb}
 	}
 	envhook.Letters = func(env any) *deadletter.Store { return env.(*Environment).letters }
+	envhook.SetDynamoDBLocal = func(opts any, srv *dynamolocal.Server) { opts.(*Options).dynamoDBLocal = srv }
 }
 
 // StageStats counts what the engine did with one stage's events since

@@ -36,7 +36,8 @@ import (
 type Backend struct {
 	// Name names the combination in test names.
 	Name string
-	// Options selects the backends (DynamoDB, DynamoDBLocal, S3); the
+	// Options selects the backends (DynamoDB, S3, a shared DynamoDB Local
+	// set with envhook.SetDynamoDBLocal); the
 	// suite sets the rest.
 	Options local.Options
 	// Settle is how long the engine must stay idle before a test trusts

@@ -1,12 +1,13 @@
 // Package envhook lends nanopipe's own tests and tools parts of a running
 // local.Environment that are not API: the emulator runner, the embedded
-// streams and the dead-letter store. Package local sets the functions in
+// streams, the dead-letter store, and a shared DynamoDB Local. Package local sets the functions in
 // its init; they take the *local.Environment as any, which this package
 // cannot name without an import cycle.
 package envhook
 
 import (
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
+	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/rie"
 )
@@ -19,4 +20,9 @@ var (
 	Streams func(env any) engine.StreamSource
 	// Letters returns the dead-letter store.
 	Letters func(env any) *deadletter.Store
+	// SetDynamoDBLocal makes the *local.Options opts use srv, a running
+	// DynamoDB Local (possibly in a private network namespace, reachable
+	// only through its own transport), for the tables; the environment's
+	// Close leaves it running. Tests share one server this way.
+	SetDynamoDBLocal func(opts any, srv *dynamolocal.Server)
 )
