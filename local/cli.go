@@ -572,7 +572,10 @@ func (p *printer) note(s string) {
 	p.raw(time.Now().Format("15:04:05.000") + " " + s + "\n")
 }
 
-// DeliveryLine is the JSON form of one delivery line (--json).
+// DeliveryLine is the JSON form of one delivery line, as "dev --json"
+// prints it, for tools that read the output: Type is "delivery", Time is
+// RFC 3339 in UTC, DurationMS is in milliseconds, and the other fields are
+// those of the Delivery it reports.
 type DeliveryLine struct {
 	Type       string  `json:"type"`
 	Time       string  `json:"time"`

@@ -40,7 +40,9 @@ type StageMetrics struct {
 	Custom map[string]*MetricStats `json:"custom,omitempty"`
 }
 
-// MetricStats sums the values of one metric.
+// MetricStats sums the values of one metric: its unit as the stage
+// declared it, how many values were emitted, their sum, smallest and
+// largest.
 type MetricStats struct {
 	Unit  string  `json:"unit"`
 	Count int64   `json:"count"`
