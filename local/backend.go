@@ -27,16 +27,16 @@ import (
 // Backend names, as Options.DynamoDB and Options.S3 (and the dev
 // command's --dynamodb and --s3 flags) take them.
 const (
-	// Embedded is the in-process S3 (package s3srv) or DynamoDB with
-	// Streams (package dynamosrv): the default, nothing to install.
+	// Embedded is the in-process S3 or DynamoDB with Streams: the
+	// default, nothing to install.
 	Embedded = "embedded"
-	// DynamoDBLocal is AWS's DynamoDB Local (package dynamolocal):
+	// DynamoDBLocal is AWS's DynamoDB Local:
 	// "dynamodb-local" starts it, with its database under the state
 	// directory (in memory without one); "dynamodb-local:URL" uses one
 	// already running at URL (started with -sharedDb).
 	DynamoDBLocal = "dynamodb-local"
-	// VersityGW is the versitygw S3 gateway with its event webhook
-	// (package versity): "versitygw" starts it, with its objects under the
+	// VersityGW is the versitygw S3 gateway with its event webhook:
+	// "versitygw" starts it, with its objects under the
 	// state directory (a temporary one without it);
 	// "versitygw:URL?webhook=127.0.0.1:PORT" uses a gateway already running
 	// at URL, started with --access local --secret local and
@@ -84,16 +84,16 @@ func (e *Environment) openBackends(ctx context.Context, sub func(string) string)
 	if err != nil {
 		return err
 	}
-	if opts.DynamoDBLocal != nil {
+	if opts.dynamoDBLocal != nil {
 		dname = DynamoDBLocal
 	}
 	switch {
 	case dname == Embedded:
-		if e.DB, err = dynamosrv.Open(dynamosrv.Options{Dir: sub("dynamodb"), Region: awsconf.Region, Shards: opts.Shards}); err != nil {
+		if e.ddb, err = dynamosrv.Open(dynamosrv.Options{Dir: sub("dynamodb"), Region: awsconf.Region, Shards: opts.Shards}); err != nil {
 			return err
 		}
-	case opts.DynamoDBLocal != nil:
-		e.ext.ddb = opts.DynamoDBLocal
+	case opts.dynamoDBLocal != nil:
+		e.ext.ddb = opts.dynamoDBLocal
 	case dtarget != "":
 		u, err := url.Parse(dtarget)
 		if err != nil || u.Host == "" {
@@ -124,7 +124,7 @@ func (e *Environment) openBackends(ctx context.Context, sub func(string) string)
 	}
 	switch {
 	case sname == Embedded:
-		if e.S3, err = s3srv.New(s3srv.Options{Dir: sub("s3"), Region: awsconf.Region}); err != nil {
+		if e.s3mem, err = s3srv.New(s3srv.Options{Dir: sub("s3"), Region: awsconf.Region}); err != nil {
 			return err
 		}
 	default:
@@ -166,7 +166,7 @@ func (e *Environment) objectSource() engine.ObjectSource {
 	if e.ext.s3 != nil {
 		return e.ext.s3
 	}
-	return objectSource{e.S3}
+	return objectSource{e.s3mem}
 }
 
 // streamSource is where the engine reads table streams from.
@@ -174,21 +174,21 @@ func (e *Environment) streamSource() engine.StreamSource {
 	if e.ext.streams != nil {
 		return e.ext.streams
 	}
-	return EmbeddedStreams{e.DB}
+	return embeddedStreams{e.ddb}
 }
 
 func (e *Environment) s3Handler() http.Handler {
 	if e.ext.s3 != nil {
 		return e.ext.s3
 	}
-	return e.S3
+	return e.s3mem
 }
 
 func (e *Environment) dynamoHandler() http.Handler {
 	if e.ext.ddbHandler != nil {
 		return e.ext.ddbHandler
 	}
-	return e.DB
+	return e.ddb
 }
 
 // Backends names the backends in use, as the dev command prints them:
@@ -215,11 +215,11 @@ func (e *Environment) createBucket(b *pipeline.Bucket) error {
 		defer cancel()
 		return e.ext.s3.CreateBucket(ctx, b.Name(), b.IsVersioned())
 	}
-	if err := e.S3.CreateBucket(b.Name()); err != nil {
+	if err := e.s3mem.CreateBucket(b.Name()); err != nil {
 		return fmt.Errorf("local: create bucket %s: %w", b.Name(), err)
 	}
 	if b.IsVersioned() {
-		if err := e.S3.SetVersioning(b.Name(), "Enabled"); err != nil {
+		if err := e.s3mem.SetVersioning(b.Name(), "Enabled"); err != nil {
 			return fmt.Errorf("local: enable versioning on %s: %w", b.Name(), err)
 		}
 	}
@@ -230,7 +230,7 @@ func (e *Environment) createBucket(b *pipeline.Bucket) error {
 // live and global indexes in line with the declaration when it exists.
 func (e *Environment) ensureTable(t dynamosrv.Table) error {
 	if e.ext.ddbClient == nil {
-		return e.indexFix(e.DB.Ensure(t))
+		return e.indexFix(e.ddb.Ensure(t))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -294,7 +294,7 @@ func (e *Environment) streamARN(table string) string {
 		arn, _ := e.ext.streams.StreamARN(ctx, table)
 		return arn
 	}
-	if arn, on, err := e.DB.StreamARN(table); err == nil && on {
+	if arn, on, err := e.ddb.StreamARN(table); err == nil && on {
 		return arn
 	}
 	return ""

@@ -816,14 +816,14 @@ type localTarget struct {
 }
 
 func (t localTarget) invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	if r := t.env.Runner(); r != nil {
+	if r := t.env.runner(); r != nil {
 		return r.Invoke(ctx, t.stage, payload)
 	}
 	return plumbing.Invoke(ctx, t.stage, t.env.Env(), payload)
 }
 
 func (t localTarget) deadLetter(l backfillLetter) error {
-	return t.env.Letters.Put(letterOf(l))
+	return t.env.letters.Put(letterOf(l))
 }
 
 func (t localTarget) letters() string { return "the local dead letters" }

@@ -33,7 +33,10 @@ import (
 // Name is how the user runs the binary ("go run ./examples/photos"), for
 // the hints printed.
 type Command struct {
-	App  *pipeline.App
+	// App is the app the commands run; it must not be nil.
+	App *pipeline.App
+	// Name is how the user runs the binary, for the hints printed; Main
+	// takes the binary's own name for "".
 	Name string
 	// SampleFile, when set and present, is the file the printed upload
 	// command uses.
@@ -49,8 +52,10 @@ type Command struct {
 	// and --watch build; "" is this binary's own main package, which
 	// serves Lambda itself (as in examples/photos).
 	Package string
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// Stdout and Stderr receive the commands' output; nil is os.Stdout
+	// and os.Stderr.
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // Main is the whole main of an app's binary outside its Lambda build: in
@@ -341,8 +346,8 @@ func sampleKey(k pipeline.KeyAttr) string {
 }
 
 func (c *Command) summary(p *printer, env *Environment) {
-	stats := env.Engine.Stats()
-	letters, _ := env.Letters.List("")
+	stats := env.eng.Stats()
+	letters, _ := env.letters.List("")
 	waiting := map[string]int{}
 	for _, l := range letters {
 		waiting[l.Stage]++
@@ -489,7 +494,7 @@ func (c *Command) replay(ctx context.Context, args []string) int {
 	}
 	res := env.ReplayAll(ctx, ids)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	env.Engine.WaitIdle(wctx, 100*time.Millisecond)
+	env.eng.WaitIdle(wctx, 100*time.Millisecond)
 	cancel()
 	cctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
@@ -567,7 +572,10 @@ func (p *printer) note(s string) {
 	p.raw(time.Now().Format("15:04:05.000") + " " + s + "\n")
 }
 
-// DeliveryLine is the JSON form of one delivery line (--json).
+// DeliveryLine is the JSON form of one delivery line, as "dev --json"
+// prints it, for tools that read the output: Type is "delivery", Time is
+// RFC 3339 in UTC, DurationMS is in milliseconds, and the other fields are
+// those of the Delivery it reports.
 type DeliveryLine struct {
 	Type       string  `json:"type"`
 	Time       string  `json:"time"`

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
-	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
+	"github.com/nanopipe/nanopipe/local/internal/envhook"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -79,7 +79,7 @@ func TestStreamSourcesAgree(t *testing.T) {
 	}
 	c := env.DynamoDBClient()
 	st := dynamodbstreams.NewFromConfig(env.AWSConfig(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(env.Endpoint()) })
-	embedded := readAll(t, local.EmbeddedStreams{DB: env.DB}, "events")
+	embedded := readAll(t, envhook.Streams(env), "events")
 	sdk := readAll(t, engine.NewSDKStreams(c, st), "events")
 	total := 0
 	for sh, recs := range embedded {

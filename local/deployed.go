@@ -155,11 +155,16 @@ type lambdaTarget struct {
 // FunctionError is a function's failure as Lambda's Invoke API reports
 // it: the X-Amz-Function-Error kind ("Unhandled") and the error payload.
 type FunctionError struct {
+	// Function is the function's name or ARN.
 	Function string
-	Kind     string
-	Payload  string
+	// Kind is the X-Amz-Function-Error header's value.
+	Kind string
+	// Payload is the error payload, JSON with errorMessage and errorType.
+	Payload string
 }
 
+// Error is the function's name and its error message and type, taken from
+// the payload when it is Lambda's error JSON, else the raw payload.
 func (e *FunctionError) Error() string {
 	var p struct {
 		ErrorMessage string `json:"errorMessage"`

@@ -63,7 +63,7 @@ func mainPackage() string {
 // the returned function stops it.
 func (f *runtimeFlags) start(ctx context.Context, p *printer, env *Environment) (stop func()) {
 	stop = func() {}
-	r := env.Runner()
+	r := env.runner()
 	if r == nil {
 		if !*f.enforce {
 			p.note("declared accesses are not enforced (--enforce=false)")

@@ -69,6 +69,8 @@
 // # In tests
 //
 // Start returns an Environment whose clients (S3Client, DynamoDBClient)
-// reach the endpoint and whose Engine can be waited on (WaitIdle). Pass
+// reach the endpoint and which can be waited on until its deliveries are
+// done (WaitIdle), with its counters (Stats) and dead letters
+// (DeadLetters) to check. Pass
 // Addr "127.0.0.1:0" for a free port and Dir "" to keep state in memory.
 package local

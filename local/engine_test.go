@@ -19,6 +19,7 @@ import (
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/deadletter"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
+	"github.com/nanopipe/nanopipe/local/internal/envhook"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -90,7 +91,7 @@ func idle(t testing.TB, env *local.Environment) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := env.Engine.WaitIdle(ctx, 30*time.Millisecond); err != nil {
+	if err := env.WaitIdle(ctx, 30*time.Millisecond); err != nil {
 		t.Fatalf("engine did not become idle: %v", err)
 	}
 }
@@ -115,7 +116,7 @@ func putEvents(t testing.TB, env *local.Environment, table string, evs []Event) 
 
 func letters(t testing.TB, env *local.Environment) []*deadletter.Letter {
 	t.Helper()
-	ls, err := env.Letters.List("")
+	ls, err := env.DeadLetters("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestStreamPartialBatchBisectDeadLetter(t *testing.T) {
 					t.Errorf("good record %s invoked %d times", seq, attempts[seq])
 				}
 			}
-			st := env.Engine.Stats()[0]
+			st := env.Stats()[0]
 			if st.Processed != 9 || st.DeadLettered != 1 {
 				t.Errorf("stats %+v", st)
 			}
@@ -246,7 +247,7 @@ func TestStreamFiltersAndBatching(t *testing.T) {
 	if len(deliveries) != 1 || deliveries[0].Records != 3 {
 		t.Errorf("batching window: %d invocations (%+v), want 1 of 3 records", len(deliveries), deliveries)
 	}
-	if st := env.Engine.Stats()[0]; st.Filtered != 1 {
+	if st := env.Stats()[0]; st.Filtered != 1 {
 		t.Errorf("filtered %d, want 1", st.Filtered)
 	}
 }
@@ -331,7 +332,7 @@ func TestTenThousandEvents(t *testing.T) {
 // streamShards maps each record's sequence number to its shard.
 func streamShards(t testing.TB, env *local.Environment, table string) map[string]string {
 	t.Helper()
-	src := local.EmbeddedStreams{DB: env.DB}
+	src := envhook.Streams(env)
 	ctx := context.Background()
 	arn, err := src.StreamARN(ctx, table)
 	if err != nil {
@@ -451,8 +452,8 @@ func TestStreamReplay(t *testing.T) {
 	// Fix the item and replay the stored payload: the stage sees the
 	// record as it was (mode fail), so replay a letter whose record passes.
 	ls2[0].Payload = []byte(strings.Replace(string(ls2[0].Payload), `"mode":{"S":"fail"}`, `"mode":{"S":""}`, -1))
-	env.Letters.Delete(ls2[0].ID)
-	env.Letters.Put(ls2[0])
+	envhook.Letters(env).Delete(ls2[0].ID)
+	envhook.Letters(env).Put(ls2[0])
 	if res := env.ReplayAll(context.Background(), []string{ls2[0].ID}); res[0].Error != "" {
 		t.Fatal(res[0].Error)
 	}

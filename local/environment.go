@@ -44,47 +44,58 @@ type Options struct {
 	// Addr is the listen address (default DefaultAddr); "127.0.0.1:0"
 	// picks a free port. Only loopback addresses are accepted.
 	Addr string
-	// Shards is the number of shards of each table stream (default 4).
+	// Shards is the number of shards of each table stream of the embedded
+	// DynamoDB (0: 4).
 	Shards int
-	// Observer is told of every delivery attempt and dead-lettering.
-	Observer func(engine.Delivery)
+	// Observer, when set, is told of every delivery attempt and
+	// dead-lettering, from the engine's goroutines: it must be safe for
+	// concurrent use and return quickly. nil tells nobody.
+	Observer func(Delivery)
 	// StageLogger receives the stages' own logs; nil discards them.
 	StageLogger *slog.Logger
-	// Engine tuning; zero values take the engine's defaults.
+	// AsyncRetryDelay is the wait before the first retry of a failed S3
+	// event, doubled for the second (0: 1s; Lambda waits about a minute).
+	// StreamRetryDelay is the wait before retrying a failed stream batch,
+	// doubled on each retry up to MaxRetryDelay (0: 100ms and 5s).
 	AsyncRetryDelay  time.Duration
 	StreamRetryDelay time.Duration
 	MaxRetryDelay    time.Duration
-	// DynamoDB selects where the tables live (see backend.go): "" or
-	// "embedded", "dynamodb-local" or "dynamodb-local:URL".
+	// DynamoDB selects where the tables live: "" or Embedded,
+	// DynamoDBLocal or "dynamodb-local:URL". An unknown name is an error
+	// of Start.
 	DynamoDB string
-	// DynamoDBLocal, when set, is a running DynamoDB Local the tables live
-	// in (DynamoDB is then ignored); Close leaves it running.
-	DynamoDBLocal *dynamolocal.Server
-	// S3 selects where the buckets live: "" or "embedded", "versitygw" or
-	// "versitygw:URL?webhook=ADDR".
+	// dynamoDBLocal, set by nanopipe's own tests through envhook, is a
+	// running DynamoDB Local the tables live in (DynamoDB is then
+	// ignored); Close leaves it running.
+	dynamoDBLocal *dynamolocal.Server
+	// S3 selects where the buckets live: "" or Embedded, VersityGW or
+	// "versitygw:URL?webhook=ADDR". An unknown name is an error of Start.
 	S3 string
 	// AllowUndeclared turns off the enforcement of declared accesses. By
 	// default a stage's call that its Reads, Writes and Deletes do not
 	// cover is refused with an AccessDenied error naming the declaration
-	// to add, as the deployed role refuses it (see package access).
+	// to add, as the deployed role refuses it.
 	AllowUndeclared bool
 	// RIE, when set, runs the app's Lambda binary under the runtime
-	// interface emulator instead of calling the stages in-process (see
-	// runtime.go and package rie).
+	// interface emulator instead of calling the stages in-process; nil
+	// calls them in-process.
 	RIE *RIEOptions
 }
 
 // Environment is a running local environment: the embedded S3 and
 // DynamoDB behind one endpoint, and the engine delivering their events to
 // the app's stages. With an external backend (Options.S3, Options.DynamoDB)
-// the endpoint forwards to it, and S3 or DB is nil.
+// the endpoint forwards to it. Wait for its deliveries with WaitIdle, read
+// its counters with Stats and Metrics and its dead letters with
+// DeadLetters; reach its endpoint with S3Client, DynamoDBClient or
+// Context.
 type Environment struct {
 	app      *pipeline.App
 	opts     Options
-	S3       *s3srv.Server
-	DB       *dynamosrv.DB
-	Letters  *deadletter.Store
-	Engine   *engine.Engine
+	s3mem    *s3srv.Server     // the embedded S3; nil with an external one
+	ddb      *dynamosrv.DB     // the embedded DynamoDB; nil with an external one
+	letters  *deadletter.Store // the dead letters
+	eng      *engine.Engine
 	env      *pipeline.Env
 	ln       net.Listener // the endpoint
 	srv      *http.Server
@@ -143,7 +154,7 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 	if err := e.openBackends(ctx, sub); err != nil {
 		return nil, err
 	}
-	if e.Letters, err = deadletter.Open(sub("deadletters")); err != nil {
+	if e.letters, err = deadletter.Open(sub("deadletters")); err != nil {
 		return nil, err
 	}
 	if err := e.createResources(); err != nil {
@@ -165,12 +176,12 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 	if err := e.setupRuntime(ctx); err != nil {
 		return nil, err
 	}
-	e.Engine, err = engine.New(engine.Options{
+	e.eng, err = engine.New(engine.Options{
 		App:              app,
 		Env:              e.env,
 		Objects:          e.objectSource(),
 		Streams:          e.streamSource(),
-		DeadLetters:      e.Letters,
+		DeadLetters:      e.letters,
 		StateDir:         sub("engine"),
 		Region:           awsconf.Region,
 		Observer:         opts.Observer,
@@ -188,7 +199,7 @@ func Start(ctx context.Context, app *pipeline.App, opts Options) (*Environment, 
 	if testHookBeforeEngineStart != nil {
 		testHookBeforeEngineStart(e)
 	}
-	if err := e.Engine.Start(ctx); err != nil {
+	if err := e.eng.Start(ctx); err != nil {
 		return nil, err
 	}
 	// The endpoint serves once the engine is subscribed to the object
@@ -326,8 +337,8 @@ func (e *Environment) Close(ctx context.Context) error {
 			cancel()
 			e.srv.Close()
 		}
-		if e.Engine != nil {
-			err = e.Engine.Stop(ctx)
+		if e.eng != nil {
+			err = e.eng.Stop(ctx)
 		}
 		if e.ssrv != nil {
 			// What an invocation abandoned at the deadline writes from now
@@ -337,8 +348,8 @@ func (e *Environment) Close(ctx context.Context) error {
 			cancel()
 			e.ssrv.Close()
 		}
-		if e.Engine != nil {
-			if cerr := e.Engine.Close(ctx); err == nil {
+		if e.eng != nil {
+			if cerr := e.eng.Close(ctx); err == nil {
 				err = cerr
 			}
 		}
@@ -354,11 +365,11 @@ func (e *Environment) Close(ctx context.Context) error {
 
 func (e *Environment) closeStores() error {
 	var errs []error
-	if e.S3 != nil {
-		errs = append(errs, e.S3.Close())
+	if e.s3mem != nil {
+		errs = append(errs, e.s3mem.Close())
 	}
-	if e.DB != nil {
-		errs = append(errs, e.DB.Close())
+	if e.ddb != nil {
+		errs = append(errs, e.ddb.Close())
 	}
 	if e.ln != nil && e.srv == nil {
 		e.ln.Close()
@@ -399,9 +410,9 @@ func (e *Environment) admin(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.URL.Path == "/_nanopipe/status" && r.Method == http.MethodGet:
-		reply(200, map[string]any{"app": e.app.Name(), "endpoint": e.endpoint, "stages": e.Engine.Stats(), "idle": e.Engine.Idle()})
+		reply(200, map[string]any{"app": e.app.Name(), "endpoint": e.endpoint, "stages": e.eng.Stats(), "idle": e.eng.Idle()})
 	case r.URL.Path == "/_nanopipe/deadletters" && r.Method == http.MethodGet:
-		ls, err := e.Letters.List(r.URL.Query().Get("stage"))
+		ls, err := e.letters.List(r.URL.Query().Get("stage"))
 		if err != nil {
 			reply(500, map[string]string{"error": err.Error()})
 			return
@@ -439,20 +450,26 @@ func (e *Environment) admin(w http.ResponseWriter, r *http.Request) {
 
 // ReplayResult says what happened to one replayed letter.
 type ReplayResult struct {
+	// ID is the letter's ID; Stage its stage ("" when no letter has the ID).
 	ID    string `json:"id"`
 	Stage string `json:"stage"`
+	// Error is why the letter could not be replayed (no such letter, no
+	// such stage any more); "" when it was sent again (an S3 event is
+	// queued, a stream batch processed at once). A replayed
+	// letter leaves the store; one that fails again becomes a new letter.
 	Error string `json:"error,omitempty"`
 }
 
-// ReplayAll replays the letters with the given IDs through their stages.
+// ReplayAll replays the letters with the given IDs through their stages,
+// one result per ID in the same order.
 func (e *Environment) ReplayAll(ctx context.Context, ids []string) []ReplayResult {
 	var out []ReplayResult
 	for _, id := range ids {
 		r := ReplayResult{ID: id}
-		if l, err := e.Letters.Get(id); err == nil {
+		if l, err := e.letters.Get(id); err == nil {
 			r.Stage = l.Stage
 		}
-		if err := e.Engine.Replay(ctx, id); err != nil {
+		if err := e.eng.Replay(ctx, id); err != nil {
 			r.Error = err.Error()
 		}
 		out = append(out, r)

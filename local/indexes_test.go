@@ -11,6 +11,7 @@ import (
 
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
+	"github.com/nanopipe/nanopipe/local/internal/envhook"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -122,5 +123,7 @@ func TestAddedIndexDynamoDBLocal(t *testing.T) {
 	defer srv.Close()
 	table := fmt.Sprintf("ix-orders-%d", time.Now().UnixNano())
 	fix := "delete table " + table + " from DynamoDB Local"
-	testAddedIndex(t, local.Options{DynamoDBLocal: srv}, table, fix)
+	var opts local.Options
+	envhook.SetDynamoDBLocal(&opts, srv)
+	testAddedIndex(t, opts, table, fix)
 }

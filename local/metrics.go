@@ -40,7 +40,9 @@ type StageMetrics struct {
 	Custom map[string]*MetricStats `json:"custom,omitempty"`
 }
 
-// MetricStats sums the values of one metric.
+// MetricStats sums the values of one metric: its unit as the stage
+// declared it, how many values were emitted, their sum, smallest and
+// largest.
 type MetricStats struct {
 	Unit  string  `json:"unit"`
 	Count int64   `json:"count"`
@@ -178,8 +180,8 @@ func (s *StageMetrics) add(name, unit string, v float64) {
 // their lines to their own output, and are counted here only by Filtered.
 func (e *Environment) Metrics() []StageMetrics {
 	filtered := map[string]int64{}
-	if e.Engine != nil {
-		for _, st := range e.Engine.Stats() {
+	if e.eng != nil {
+		for _, st := range e.eng.Stats() {
 			filtered[st.Stage] = st.Filtered
 		}
 	}

@@ -25,7 +25,7 @@ import (
 // (`bootstrap`, built as the cdk package builds it) under AWS's Runtime
 // Interface Emulator, one emulator per concurrent invocation of a
 // function, with the environment the cdk package would deploy and its AWS
-// clients sent to the local endpoint. See package rie.
+// clients sent to the local endpoint.
 type RIEOptions struct {
 	// Package is the app's Lambda main (an import path, or a directory
 	// relative to BuildDir), built at Start with the cdk package's flags
@@ -38,8 +38,7 @@ type RIEOptions struct {
 	// Emulator is the path of aws-lambda-rie; "" finds it (NANOPIPE_RIE,
 	// .tools/bin as scripts/rie-setup.sh installs it, the PATH).
 	Emulator string
-	// Slots caps the concurrent invocations of each function (default
-	// rie.DefaultSlots).
+	// Slots caps the concurrent invocations of each function (0: 4).
 	Slots int
 	// Output receives what the functions print besides their logs (a
 	// crash's stack trace), and the progress of the build; nil discards
@@ -174,12 +173,12 @@ func (e *Environment) closeRuntime() {
 	}
 }
 
-// Runner returns the runner of the emulators with Options.RIE, else nil.
-func (e *Environment) Runner() *rie.Runner { return e.rt.runner }
+// runner returns the runner of the emulators with Options.RIE, else nil.
+func (e *Environment) runner() *rie.Runner { return e.rt.runner }
 
-// Policy returns the policy the stages' declared accesses are enforced
+// policy returns the policy the stages' declared accesses are enforced
 // with (unless Options.AllowUndeclared).
-func (e *Environment) Policy() *access.Policy { return e.rt.policy }
+func (e *Environment) policy() *access.Policy { return e.rt.policy }
 
 // buildProgress tells w what the build of the Lambda binary is doing:
 // the first one compiles the standard library for linux and takes a

@@ -26,6 +26,7 @@ import (
 	"github.com/nanopipe/nanopipe/internal/s3event"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
+	"github.com/nanopipe/nanopipe/local/internal/envhook"
 	"github.com/nanopipe/nanopipe/local/internal/rie"
 	faults "github.com/nanopipe/nanopipe/local/testdata/faults/app"
 	"github.com/nanopipe/nanopipe/pipeline"
@@ -354,7 +355,7 @@ func TestRIEResponsesMatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, werr := h.Invoke(ctx, c.payload)
-			got, gerr := env.Runner().Invoke(ctx, c.stage, c.payload)
+			got, gerr := envhook.Runner(env).Invoke(ctx, c.stage, c.payload)
 			if werr != nil {
 				want = nil
 			}

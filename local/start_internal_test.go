@@ -67,7 +67,7 @@ func TestWriteDuringStartHasItsEvent(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := env.Engine.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+	if err := env.eng.WaitIdle(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

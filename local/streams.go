@@ -10,19 +10,19 @@ import (
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 )
 
-// EmbeddedStreams reads the embedded DynamoDB's streams in-process, for
+// embeddedStreams reads the embedded DynamoDB's streams in-process, for
 // the engine: the same operations as the Streams API, without HTTP, and
 // with a notification when records arrive so that delivery starts at once.
-type EmbeddedStreams struct{ DB *dynamosrv.DB }
+type embeddedStreams struct{ db *dynamosrv.DB }
 
 var (
-	_ engine.StreamSource = EmbeddedStreams{}
-	_ engine.Notifier     = EmbeddedStreams{}
+	_ engine.StreamSource = embeddedStreams{}
+	_ engine.Notifier     = embeddedStreams{}
 )
 
 // StreamARN implements engine.StreamSource.
-func (s EmbeddedStreams) StreamARN(_ context.Context, table string) (string, error) {
-	arn, on, err := s.DB.StreamARN(table)
+func (s embeddedStreams) StreamARN(_ context.Context, table string) (string, error) {
+	arn, on, err := s.db.StreamARN(table)
 	if err != nil || !on {
 		return "", err
 	}
@@ -30,8 +30,8 @@ func (s EmbeddedStreams) StreamARN(_ context.Context, table string) (string, err
 }
 
 // Shards implements engine.StreamSource.
-func (s EmbeddedStreams) Shards(_ context.Context, arn string) ([]string, error) {
-	shards, err := s.DB.Shards(arn)
+func (s embeddedStreams) Shards(_ context.Context, arn string) ([]string, error) {
+	shards, err := s.db.Shards(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +48,8 @@ func iter(arn, shard string, pos int64) string {
 }
 
 // Iterator implements engine.StreamSource.
-func (s EmbeddedStreams) Iterator(_ context.Context, arn, shard string, typ engine.IteratorType, seq string) (string, error) {
-	pos, err := s.DB.Position(arn, shard, string(typ), seq)
+func (s embeddedStreams) Iterator(_ context.Context, arn, shard string, typ engine.IteratorType, seq string) (string, error) {
+	pos, err := s.db.Position(arn, shard, string(typ), seq)
 	if err != nil {
 		return "", err
 	}
@@ -57,14 +57,14 @@ func (s EmbeddedStreams) Iterator(_ context.Context, arn, shard string, typ engi
 }
 
 // Records implements engine.StreamSource.
-func (s EmbeddedStreams) Records(_ context.Context, it string, limit int) ([]engine.StreamRecord, string, error) {
+func (s embeddedStreams) Records(_ context.Context, it string, limit int) ([]engine.StreamRecord, string, error) {
 	p, rest, ok1 := strings.Cut(it, "|")
 	shard, arn, ok2 := strings.Cut(rest, "|")
 	pos, err := strconv.ParseInt(p, 10, 64)
 	if !ok1 || !ok2 || err != nil {
 		return nil, "", fmt.Errorf("local: bad shard iterator %q", it)
 	}
-	recs, next, err := s.DB.ReadShard(arn, shard, pos, limit)
+	recs, next, err := s.db.ReadShard(arn, shard, pos, limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -79,4 +79,4 @@ func (s EmbeddedStreams) Records(_ context.Context, it string, limit int) ([]eng
 }
 
 // Changed implements engine.Notifier.
-func (s EmbeddedStreams) Changed(arn string) <-chan struct{} { return s.DB.Wait(arn) }
+func (s embeddedStreams) Changed(arn string) <-chan struct{} { return s.db.Wait(arn) }

@@ -67,10 +67,10 @@ func TestHandles(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := env.Engine.WaitIdle(wctx, 50*time.Millisecond); err != nil {
+	if err := env.WaitIdle(wctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if stats := env.Engine.Stats(); len(stats) != 1 || stats[0].Failed != 0 {
+	if stats := env.Stats(); len(stats) != 1 || stats[0].Failed != 0 {
 		t.Errorf("stage stats %+v, want one stage without failures", stats)
 	}
 	if strings.Join(steps, ",") != "get:hello,item:copied" {

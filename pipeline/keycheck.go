@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -48,8 +49,8 @@ func (s *Stage) checkKeys() []error {
 	// Item types that decode themselves are not checked.
 	if it := s.itemType; it != nil && !it.Implements(unmarshalerType) && !reflect.PointerTo(it).Implements(unmarshalerType) {
 		for _, k := range t.keyAttrs() {
-			probe := triggers.NewStreamTrigger(t.name, triggers.Where(triggers.NewImage(k.Name).As(string(k.Type)).Exists()))
-			if err := probe.CheckItemType(it); err != nil {
+			probe := triggerplumbing.NewStreamTrigger(t.name, triggers.Where(triggers.NewImage(k.Name).As(string(k.Type)).Exists()))
+			if err := triggerplumbing.CheckItemType(&probe, it); err != nil {
 				role := "partition key"
 				if t.sort != nil && k.Name == t.sort.Name {
 					role = "sort key"

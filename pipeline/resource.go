@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -93,13 +94,13 @@ func (p bucketKeys) access() access { return access{Bucket: p.b, Prefix: p.prefi
 // Post, Copy, CompleteMultipartUpload), narrowed by options such as
 // triggers.Prefix, triggers.Suffix and triggers.Only.
 func (b *Bucket) Created(opts ...triggers.ObjectOption) triggers.ObjectTrigger {
-	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectCreated}, opts...)
+	return triggerplumbing.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectCreated}, opts...)
 }
 
 // Removed is a trigger on objects removed from the bucket (Delete and
 // DeleteMarkerCreated).
 func (b *Bucket) Removed(opts ...triggers.ObjectOption) triggers.ObjectTrigger {
-	return triggers.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectRemoved}, opts...)
+	return triggerplumbing.NewObjectTrigger(b.name, []triggers.S3Event{triggers.ObjectRemoved}, opts...)
 }
 
 // Table is a DynamoDB table of the app: one the stack creates, or an
@@ -334,7 +335,7 @@ func (t *Table) attributeDefinitions() []KeyAttr {
 // Changes is a trigger on the table's stream, configured with options such
 // as triggers.Insert, triggers.BatchSize, triggers.Bisect and triggers.Where.
 func (t *Table) Changes(opts ...triggers.StreamOption) triggers.StreamTrigger {
-	return triggers.NewStreamTrigger(t.name, opts...)
+	return triggerplumbing.NewStreamTrigger(t.name, opts...)
 }
 
 var (

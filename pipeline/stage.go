@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/nanopipe/nanopipe/internal/contract"
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -77,12 +78,12 @@ func (a *App) addStage(name string, s *Stage, fnNil bool) *Stage {
 		a.fail(fmt.Errorf("pipeline: stage %q: the handler function is nil; pass the function that processes its events", name))
 	}
 	if s.object != nil {
-		if err := s.object.Err(); err != nil {
+		if err := triggerplumbing.ObjectErr(s.object); err != nil {
 			a.fail(fmt.Errorf("pipeline: stage %q on bucket %q: %w", name, s.object.Bucket, err))
 		}
 	}
 	if s.stream != nil {
-		if err := s.stream.Err(); err != nil {
+		if err := triggerplumbing.StreamErr(s.stream); err != nil {
 			a.fail(fmt.Errorf("pipeline: stage %q on table %q: %w", name, s.stream.Table, err))
 		}
 		for _, err := range s.checkKeys() {
@@ -143,7 +144,7 @@ func OnStreamEvent(app *App, name string, t triggers.StreamTrigger, fn func(cont
 }
 
 func (s *Stage) checkFilters() {
-	if err := s.stream.CheckItemType(s.itemType); err != nil {
+	if err := triggerplumbing.CheckItemType(s.stream, s.itemType); err != nil {
 		s.app.fail(fmt.Errorf("pipeline: stage %q on table %q: %w", s.name, s.stream.Table, err))
 	}
 }

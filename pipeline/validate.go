@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -64,7 +65,7 @@ func (a *App) checkOverlaps() []error {
 func overlappingEvent(a, b []triggers.S3Event) (triggers.S3Event, bool) {
 	for _, x := range a {
 		for _, y := range b {
-			if x.Overlaps(y) {
+			if triggerplumbing.Overlaps(x, y) {
 				if x.Matches(string(y)) {
 					return y, true
 				}
@@ -118,7 +119,7 @@ func triggersStage(w access, deleteOnly bool, t *Stage) (string, bool) {
 
 func firesOn(events []triggers.S3Event, family triggers.S3Event) bool {
 	for _, e := range events {
-		if e.Overlaps(family) {
+		if triggerplumbing.Overlaps(e, family) {
 			return true
 		}
 	}

@@ -60,7 +60,7 @@ func TestAccessEnforced(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := env.Engine.WaitIdle(wctx, 50*time.Millisecond); err != nil {
+	if err := env.WaitIdle(wctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 

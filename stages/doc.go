@@ -26,7 +26,7 @@
 // prefix; a Load reads its uploads and writes its table and its reports.
 // Those declarations become the function's IAM policy when deployed, are
 // the accesses the local environment allows, and are what
-// pipeline.Validate checks for loops: a Move into the prefix that
+// App.Validate checks for loops: a Move into the prefix that
 // triggers it, or a Load whose reports would trigger it again, is refused
 // with the reason.
 //

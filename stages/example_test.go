@@ -42,7 +42,7 @@ func ExampleLoad() {
 	defer env.Close(ctx)
 	csv := "sku,name,price\nA-1,Anvil,99.5\nB-2,Bucket,cheap\nC-3,Crate,12\n"
 	env.S3Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("catalog-uploads"), Key: aws.String("incoming/june.csv"), Body: strings.NewReader(csv)})
-	env.Engine.WaitIdle(ctx, 50*time.Millisecond)
+	env.WaitIdle(ctx, 50*time.Millisecond)
 
 	scan, _ := env.DynamoDBClient().Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("products")})
 	fmt.Println("items:", scan.Count)

@@ -62,7 +62,7 @@ func (e *env) idle() {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := e.Engine.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+	if err := e.WaitIdle(ctx, 50*time.Millisecond); err != nil {
 		e.t.Fatalf("the pipeline did not settle: %v", err)
 	}
 }

@@ -47,7 +47,7 @@ func waitIdle(t *testing.T, e *local.Environment) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := e.Engine.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+	if err := e.WaitIdle(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 }

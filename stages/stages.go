@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
 )
@@ -79,7 +80,7 @@ func sourceBucket(app *pipeline.App, stage string, t triggers.ObjectTrigger) *pi
 // createdOnly reports whether every event type of t is an ObjectCreated one.
 func createdOnly(t triggers.ObjectTrigger) bool {
 	for _, e := range t.Events {
-		if !e.Overlaps(triggers.ObjectCreated) {
+		if !triggerplumbing.Overlaps(e, triggers.ObjectCreated) {
 			return false
 		}
 	}
@@ -89,7 +90,7 @@ func createdOnly(t triggers.ObjectTrigger) bool {
 // removedOnly reports whether every event type of t is an ObjectRemoved one.
 func removedOnly(t triggers.ObjectTrigger) bool {
 	for _, e := range t.Events {
-		if !e.Overlaps(triggers.ObjectRemoved) {
+		if !triggerplumbing.Overlaps(e, triggers.ObjectRemoved) {
 			return false
 		}
 	}

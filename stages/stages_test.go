@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/nanopipe/nanopipe/internal/plumbing"
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/pipelinetest"
 	"github.com/nanopipe/nanopipe/stages"
@@ -257,7 +258,7 @@ func TestStreamStageDeclarationErrors(t *testing.T) {
 		{"index both ways", func(app *pipeline.App) {
 			b := app.Bucket("ix-b")
 			tb := app.Table("objects", pipeline.PartitionKey("key", pipeline.String))
-			stages.Index(app, "c", triggers.NewObjectTrigger(b.Name(), []triggers.S3Event{triggers.ObjectCreated, triggers.ObjectRemoved}), tb)
+			stages.Index(app, "c", triggerplumbing.NewObjectTrigger(b.Name(), []triggers.S3Event{triggers.ObjectCreated, triggers.ObjectRemoved}), tb)
 		}, "declare two stages"},
 		{"copy of another app's bucket", func(app *pipeline.App) {
 			b := app.Bucket("cp-b")

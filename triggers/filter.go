@@ -560,6 +560,12 @@ func encodePattern(tree map[string]any) (string, error) {
 // nor Filters: the mapping then has no filter criteria and every record
 // invokes the stage.
 //
+// The cdk package deploys these patterns and App.Describe shows them; a
+// test can call Patterns on orders.Changes(...) to see what a filter
+// compiles to. The error names a problem that makes the criteria
+// incomplete or invalid (a refused Where, more than MaxFilters filters,
+// an unknown Kind, a pattern over MaxFilterPatternBytes); the app reports the same problem as a declaration error.
+//
 // Filtering on eventName, a record's metadata, follows the general Lambda
 // documentation (patterns may include metadata properties); the DynamoDB
 // page also says its mappings "only support filtering on the dynamodb

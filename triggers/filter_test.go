@@ -46,8 +46,8 @@ func TestFilterPatternGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewStreamTrigger("photos", Where(tt.cond))
-			if err := tr.Err(); err != nil {
+			tr := newStreamTrigger("photos", Where(tt.cond))
+			if err := tr.err(); err != nil {
 				t.Fatalf("Err() = %v", err)
 			}
 			if len(tr.Filters) != 1 {
@@ -68,14 +68,14 @@ func TestFilterPatternGolden(t *testing.T) {
 }
 
 func TestFilterAndedConditionsGolden(t *testing.T) {
-	tr := NewStreamTrigger("photos", Where(
+	tr := newStreamTrigger("photos", Where(
 		NewImage("status").Equals("ready"),
 		OldImage("status").NoneOf("ready"),
 		NewImage("address", "city").Equals("Oslo"),
 		NewImage("address", "zip").HasPrefix("03"),
 		Key("id").HasPrefix("photo#"),
 	))
-	if err := tr.Err(); err != nil {
+	if err := tr.err(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := tr.Filters[0].Pattern()
@@ -89,8 +89,8 @@ func TestFilterAndedConditionsGolden(t *testing.T) {
 }
 
 func TestFilterAccessors(t *testing.T) {
-	tr := NewStreamTrigger("photos", Where(NewImage("address", "city").Equals("Oslo"), NewImage("thumb").As(TypeString).Missing(), Key("id").IsNumber(3)))
-	if err := tr.Err(); err != nil {
+	tr := newStreamTrigger("photos", Where(NewImage("address", "city").Equals("Oslo"), NewImage("thumb").As(TypeString).Missing(), Key("id").IsNumber(3)))
+	if err := tr.err(); err != nil {
 		t.Fatal(err)
 	}
 	conds := tr.Filters[0].Conditions()
@@ -145,8 +145,8 @@ func TestPatternsKindsFolding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewStreamTrigger("photos", tt.opts...)
-			if err := tr.Err(); err != nil {
+			tr := newStreamTrigger("photos", tt.opts...)
+			if err := tr.err(); err != nil {
 				t.Fatal(err)
 			}
 			got, err := tr.Patterns()
@@ -177,7 +177,7 @@ func TestPatternsDeterministic(t *testing.T) {
 			}
 			kinds = []StreamOption{Insert, Modify}
 		}
-		return NewStreamTrigger("photos", append(kinds, Where(conds...))...)
+		return newStreamTrigger("photos", append(kinds, Where(conds...))...)
 	}
 	a, b := build(false), build(true)
 	first, err := a.Patterns()
@@ -249,8 +249,8 @@ func TestFilterValidationErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewStreamTrigger("photos", tt.opts...)
-			err := tr.Err()
+			tr := newStreamTrigger("photos", tt.opts...)
+			err := tr.err()
 			if err == nil {
 				t.Fatalf("Err() = nil, want an error containing %q", tt.want)
 			}
@@ -267,7 +267,7 @@ func TestFilterValidationErrors(t *testing.T) {
 }
 
 func TestFilterRefusedWhereIsLeftOut(t *testing.T) {
-	tr := NewStreamTrigger("photos", Insert, Where(NewImage("status").Equals("ready"), NewImage("thumb").Exists()))
+	tr := newStreamTrigger("photos", Insert, Where(NewImage("status").Equals("ready"), NewImage("thumb").Exists()))
 	if len(tr.Filters) != 0 {
 		t.Errorf("refused filter was added: %d filters", len(tr.Filters))
 	}
@@ -278,7 +278,7 @@ func TestFilterRefusedWhereIsLeftOut(t *testing.T) {
 	if _, err := tr.Matches([]byte(`{"eventName":"INSERT"}`)); err == nil {
 		t.Errorf("Match() on a trigger with a refused filter succeeded")
 	}
-	if tr.Err() == nil {
+	if tr.err() == nil {
 		t.Errorf("Err() = nil")
 	}
 	var f Filter
@@ -303,8 +303,8 @@ func TestPatternsDeadFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewStreamTrigger("photos", tt.opts...)
-			if err := tr.Err(); err != nil {
+			tr := newStreamTrigger("photos", tt.opts...)
+			if err := tr.err(); err != nil {
 				t.Fatal(err)
 			}
 			_, err := tr.Patterns()
@@ -413,8 +413,8 @@ func TestMatchOperators(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewStreamTrigger("photos", tt.opts...)
-			if err := tr.Err(); err != nil {
+			tr := newStreamTrigger("photos", tt.opts...)
+			if err := tr.err(); err != nil {
 				t.Fatal(err)
 			}
 			got, err := tr.Matches(tt.record)
@@ -430,7 +430,7 @@ func TestMatchOperators(t *testing.T) {
 }
 
 func TestMatchErrors(t *testing.T) {
-	tr := NewStreamTrigger("photos", Insert)
+	tr := newStreamTrigger("photos", Insert)
 	for name, rec := range map[string]string{
 		"NotJSON":       `{"eventName": `,
 		"NotAnObject":   `["INSERT"]`,
@@ -443,7 +443,7 @@ func TestMatchErrors(t *testing.T) {
 		})
 	}
 	t.Run("NoCriteriaStillNeedsJSON", func(t *testing.T) {
-		none := NewStreamTrigger("photos")
+		none := newStreamTrigger("photos")
 		if _, err := none.Matches([]byte("nope")); err == nil {
 			t.Errorf("Match on invalid JSON succeeded")
 		}
@@ -709,8 +709,8 @@ func TestMatchAgreesWithReference(t *testing.T) {
 		for n := rng.Intn(4); n > 0; n-- {
 			opts = append(opts, filter())
 		}
-		tr := NewStreamTrigger("photos", opts...)
-		if err := tr.Err(); err != nil {
+		tr := newStreamTrigger("photos", opts...)
+		if err := tr.err(); err != nil {
 			t.Fatalf("trigger %d: %v", i, err)
 		}
 		if _, err := tr.Patterns(); err != nil {
@@ -851,11 +851,11 @@ func TestCheckItemType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewStreamTrigger("photos", Where(tt.cond))
-			if err := tr.Err(); err != nil {
+			tr := newStreamTrigger("photos", Where(tt.cond))
+			if err := tr.err(); err != nil {
 				t.Fatal(err)
 			}
-			err := tr.CheckItemType(tt.item)
+			err := tr.checkItemType(tt.item)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("CheckItemType() = %v, want nil", err)
@@ -867,10 +867,10 @@ func TestCheckItemType(t *testing.T) {
 		})
 	}
 	t.Run("AllProblemsReported", func(t *testing.T) {
-		tr := NewStreamTrigger("photos",
+		tr := newStreamTrigger("photos",
 			Where(NewImage("staus").Equals("ready")),
 			Where(NewImage("size").Equals("big"), OldImage("status").Equals("new")))
-		err := tr.CheckItemType(reflect.TypeFor[photoItem]())
+		err := tr.checkItemType(reflect.TypeFor[photoItem]())
 		if err == nil {
 			t.Fatal("CheckItemType() = nil")
 		}

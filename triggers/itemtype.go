@@ -13,7 +13,7 @@ import (
 	"github.com/nanopipe/nanopipe/internal/avfields"
 )
 
-// CheckItemType verifies the filters against the Go type T that the
+// checkItemType verifies the filters against the Go type T that the
 // stage decodes items into: every NewImage and OldImage condition must name
 // an attribute T has, as attributevalue names them (the dynamodbav tag,
 // else the field name; "-" skipped; embedded structs flattened), and test
@@ -23,7 +23,7 @@ import (
 // through struct fields; maps, interfaces and types with their own
 // MarshalDynamoDBAttributeValue are not checked, nor are item types that
 // are not structs. Key conditions are not checked: T may leave keys out.
-func (t *StreamTrigger) CheckItemType(item reflect.Type) error {
+func (t *StreamTrigger) checkItemType(item reflect.Type) error {
 	item = derefItemType(item)
 	if item == nil || item.Kind() != reflect.Struct || avCustomMarshal(item) {
 		return nil

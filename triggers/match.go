@@ -17,6 +17,12 @@ import (
 // criteria, evaluating the patterns of Patterns as Lambda does. record is
 // one element of the event's "Records" array as Lambda delivers it. A
 // trigger without patterns passes every record.
+//
+// Use it in a test to check that a filter passes the records it is meant
+// to and drops the others, without deploying:
+// orders.Changes(Insert, Where(...)).Matches(record). The error says why
+// the record could not be evaluated (not a JSON object) or, as Patterns
+// does, that a filter of the trigger was refused.
 func (t *StreamTrigger) Matches(record []byte) (bool, error) {
 	patterns, err := t.Patterns()
 	if err != nil {

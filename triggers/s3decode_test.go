@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/nanopipe/nanopipe/internal/lambdasample"
 	"github.com/nanopipe/nanopipe/internal/s3event"
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
 	"github.com/nanopipe/nanopipe/triggers"
 )
 
@@ -89,8 +90,8 @@ func TestDecodeObjectsErrors(t *testing.T) {
 }
 
 func TestObjectTriggerMatches(t *testing.T) {
-	created := triggers.NewObjectTrigger("b", []triggers.S3Event{triggers.ObjectCreated}, triggers.Prefix("in/"), triggers.Suffix(".jpg"))
-	puts := triggers.NewObjectTrigger("b", []triggers.S3Event{triggers.ObjectCreated}, triggers.Only(triggers.ObjectCreatedPut, triggers.ObjectCreatedCompleteMultipartUpload))
+	created := triggerplumbing.NewObjectTrigger("b", []triggers.S3Event{triggers.ObjectCreated}, triggers.Prefix("in/"), triggers.Suffix(".jpg"))
+	puts := triggerplumbing.NewObjectTrigger("b", []triggers.S3Event{triggers.ObjectCreated}, triggers.Only(triggers.ObjectCreatedPut, triggers.ObjectCreatedCompleteMultipartUpload))
 	tests := []struct {
 		t     *triggers.ObjectTrigger
 		event string
@@ -110,11 +111,11 @@ func TestObjectTriggerMatches(t *testing.T) {
 			t.Errorf("%v.Matches(%s, %s) = %v, want %v", tt.t.Events, tt.event, tt.key, got, tt.want)
 		}
 	}
-	if err := puts.Err(); err != nil {
+	if err := triggerplumbing.ObjectErr(&puts); err != nil {
 		t.Fatal(err)
 	}
-	bad := triggers.NewObjectTrigger("b", []triggers.S3Event{triggers.ObjectCreated}, triggers.Only(triggers.ObjectRemovedDelete))
-	if err := bad.Err(); err == nil || !strings.Contains(err.Error(), "does not belong to ObjectCreated events") {
+	bad := triggerplumbing.NewObjectTrigger("b", []triggers.S3Event{triggers.ObjectCreated}, triggers.Only(triggers.ObjectRemovedDelete))
+	if err := triggerplumbing.ObjectErr(&bad); err == nil || !strings.Contains(err.Error(), "does not belong to ObjectCreated events") {
 		t.Errorf("Only(removed) on Created: %v", err)
 	}
 }

@@ -24,6 +24,8 @@ const (
 
 // Matches reports whether an event name as it appears in an event record
 // ("ObjectCreated:Put", with or without the "s3:" prefix) is covered by e.
+// A stage bound to a whole family can use it to tell sub-events apart:
+// ObjectCreatedCopy.Matches(obj.Event).
 func (e S3Event) Matches(eventName string) bool {
 	name := strings.TrimPrefix(eventName, "s3:")
 	pattern := strings.TrimPrefix(string(e), "s3:")
@@ -31,11 +33,6 @@ func (e S3Event) Matches(eventName string) bool {
 		return strings.HasPrefix(name, strings.TrimSuffix(pattern, "*"))
 	}
 	return name == pattern
-}
-
-// Overlaps reports whether some event is covered by both e and o.
-func (e S3Event) Overlaps(o S3Event) bool {
-	return e.Matches(string(o)) || o.Matches(string(e))
 }
 
 func (e S3Event) family() string {
@@ -171,7 +168,10 @@ type ObjectTrigger struct {
 }
 
 // Matches reports whether an event record (event name and URL-decoded key)
-// is one this trigger fires on.
+// is one this trigger fires on: one of its Events, and a key with its
+// Prefix and Suffix. A test can use it to check which keys a declared
+// trigger fires on (uploads.Created(Prefix("in/")).Matches("ObjectCreated:Put", key));
+// the runtime and the local environment route events with it.
 func (t *ObjectTrigger) Matches(eventName, key string) bool {
 	if !strings.HasPrefix(key, t.Prefix) || !strings.HasSuffix(key, t.Suffix) {
 		return false
@@ -184,8 +184,8 @@ func (t *ObjectTrigger) Matches(eventName, key string) bool {
 	return false
 }
 
-// Err returns the problems found while building the trigger, joined, or nil.
-func (t *ObjectTrigger) Err() error { return errors.Join(t.errs...) }
+// err returns the problems found while building the trigger, joined, or nil.
+func (t *ObjectTrigger) err() error { return errors.Join(t.errs...) }
 
 // StreamTrigger binds a stage to the stream of one DynamoDB table through an
 // event source mapping. Build it with a table handle's Changes method; the
@@ -225,8 +225,8 @@ type StreamTrigger struct {
 	errs []error
 }
 
-// Err returns the problems found while building the trigger, joined, or nil.
-func (t *StreamTrigger) Err() error { return errors.Join(t.errs...) }
+// err returns the problems found while building the trigger, joined, or nil.
+func (t *StreamTrigger) err() error { return errors.Join(t.errs...) }
 
 // ObjectOption sets one setting of an S3 trigger (Bucket.Created,
 // Bucket.Removed). Options of stream triggers do not satisfy it, so giving
@@ -275,9 +275,9 @@ func appendErr(errs []error, err error) []error {
 	return errs
 }
 
-// NewObjectTrigger builds an S3 trigger on the bucket with the given logical
+// newObjectTrigger builds an S3 trigger on the bucket with the given logical
 // name. Most code uses a bucket handle's Created or Removed instead.
-func NewObjectTrigger(bucket string, events []S3Event, opts ...ObjectOption) ObjectTrigger {
+func newObjectTrigger(bucket string, events []S3Event, opts ...ObjectOption) ObjectTrigger {
 	t := ObjectTrigger{
 		Bucket:      bucket,
 		Events:      append([]S3Event(nil), events...),
@@ -298,9 +298,9 @@ func NewObjectTrigger(bucket string, events []S3Event, opts ...ObjectOption) Obj
 	return t
 }
 
-// NewStreamTrigger builds a stream trigger on the table with the given
+// newStreamTrigger builds a stream trigger on the table with the given
 // logical name. Most code uses a table handle's Changes instead.
-func NewStreamTrigger(table string, opts ...StreamOption) StreamTrigger {
+func newStreamTrigger(table string, opts ...StreamOption) StreamTrigger {
 	t := StreamTrigger{
 		Table:            table,
 		BatchSize:        DefaultBatchSize,

@@ -107,7 +107,7 @@ func TestEndToEnd(t *testing.T) {
 	uploaded := time.Since(start)
 	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	if err := env.Engine.WaitIdle(wctx, 100*time.Millisecond); err != nil {
+	if err := env.WaitIdle(wctx, 100*time.Millisecond); err != nil {
 		t.Fatalf("the load did not finish: %v", err)
 	}
 	took := time.Since(start)
@@ -128,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	awsCLI(t, ep, "s3", "cp", "testdata/customers.csv", "s3://ingest-uploads/incoming/sample.csv")
 	awsCLI(t, ep, "s3", "cp", jsonl, "s3://ingest-uploads/incoming/more.jsonl")
 	awsCLI(t, ep, "dynamodb", "delete-item", "--table-name", "customers", "--key", `{"id":{"S":"c000007"}}`)
-	if err := env.Engine.WaitIdle(wctx, 100*time.Millisecond); err != nil {
+	if err := env.WaitIdle(wctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := count(t, env, "customers"), rows-1+4+2; got != want {
@@ -150,7 +150,7 @@ func TestEndToEnd(t *testing.T) {
 	if out := string(awsCLI(t, ep, "s3", "ls", "--recursive", "s3://ingest-uploads/archive/customers/")); !strings.Contains(out, "/c000007@") {
 		t.Errorf("the removed customer was not archived:\n%s", out)
 	}
-	for _, s := range env.Engine.Stats() {
+	for _, s := range env.Stats() {
 		t.Logf("stage %-10s invocations %4d ok %4d failed %d processed %6d filtered %6d", s.Stage, s.Invocations, s.Succeeded, s.Failed, s.Processed, s.Filtered)
 		if s.Failed > 0 || s.DeadLettered > 0 {
 			t.Errorf("stage %s: %d failed invocations, %d dead letters", s.Stage, s.Failed, s.DeadLettered)

@@ -38,10 +38,10 @@ func idle(t *testing.T, env *local.Environment) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := env.Engine.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+	if err := env.WaitIdle(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range env.Engine.Stats() {
+	for _, s := range env.Stats() {
 		if s.Failed > 0 || s.DeadLettered > 0 {
 			t.Errorf("stage %s: %d failed invocations, %d dead letters", s.Stage, s.Failed, s.DeadLettered)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/conformance"
 	"github.com/nanopipe/nanopipe/local/internal/dynamolocal"
+	"github.com/nanopipe/nanopipe/local/internal/envhook"
 )
 
 // ddbLocal is the DynamoDB Local every test of the binary shares: it takes
@@ -40,12 +41,19 @@ func dynamoDBLocal(t *testing.T) *dynamolocal.Server {
 	return ddbLocal
 }
 
+// withDynamoDBLocal returns opts with the tables in the shared DynamoDB
+// Local.
+func withDynamoDBLocal(t *testing.T, opts local.Options) local.Options {
+	envhook.SetDynamoDBLocal(&opts, dynamoDBLocal(t))
+	return opts
+}
+
 func TestEmbedded(t *testing.T) {
 	conformance.Run(t, conformance.Backend{Name: "embedded"})
 }
 
 func TestDynamoDBLocal(t *testing.T) {
-	conformance.Run(t, conformance.Backend{Name: "dynamodb-local", Options: local.Options{DynamoDBLocal: dynamoDBLocal(t)}, Settle: 250 * time.Millisecond})
+	conformance.Run(t, conformance.Backend{Name: "dynamodb-local", Options: withDynamoDBLocal(t, local.Options{}), Settle: 250 * time.Millisecond})
 }
 
 func TestVersityGW(t *testing.T) {
@@ -53,5 +61,5 @@ func TestVersityGW(t *testing.T) {
 }
 
 func TestDynamoDBLocalAndVersityGW(t *testing.T) {
-	conformance.Run(t, conformance.Backend{Name: "dynamodb-local+versitygw", Options: local.Options{DynamoDBLocal: dynamoDBLocal(t), S3: local.VersityGW}, Settle: 250 * time.Millisecond})
+	conformance.Run(t, conformance.Backend{Name: "dynamodb-local+versitygw", Options: withDynamoDBLocal(t, local.Options{S3: local.VersityGW}), Settle: 250 * time.Millisecond})
 }

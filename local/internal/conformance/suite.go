@@ -36,7 +36,8 @@ import (
 type Backend struct {
 	// Name names the combination in test names.
 	Name string
-	// Options selects the backends (DynamoDB, DynamoDBLocal, S3); the
+	// Options selects the backends (DynamoDB, S3, a shared DynamoDB Local
+	// set with envhook.SetDynamoDBLocal); the
 	// suite sets the rest.
 	Options local.Options
 	// Settle is how long the engine must stay idle before a test trusts
@@ -120,14 +121,14 @@ func (h *harness) idle(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := h.env.Engine.WaitIdle(ctx, h.b.Settle); err != nil {
+	if err := h.env.WaitIdle(ctx, h.b.Settle); err != nil {
 		t.Fatalf("engine did not become idle: %v", err)
 	}
 }
 
 func (h *harness) letters(t *testing.T) []*deadletter.Letter {
 	t.Helper()
-	ls, err := h.env.Letters.List("")
+	ls, err := h.env.DeadLetters("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -777,7 +778,7 @@ func testStreamFilters(t *testing.T, h *harness) {
 	if fmt.Sprint(got) != "[a c]" {
 		t.Errorf("delivered %v, want [a c]", got)
 	}
-	if st := env.Engine.Stats()[0]; st.Filtered != 3 {
+	if st := env.Stats()[0]; st.Filtered != 3 {
 		t.Errorf("filtered %d, want 3", st.Filtered)
 	}
 }

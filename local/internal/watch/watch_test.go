@@ -22,6 +22,7 @@ import (
 
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/local"
+	"github.com/nanopipe/nanopipe/local/internal/envhook"
 	"github.com/nanopipe/nanopipe/local/internal/rie"
 	"github.com/nanopipe/nanopipe/local/internal/watch"
 )
@@ -170,7 +171,7 @@ func TestWatchLatency(t *testing.T) {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- watch.Run(ctx, env.Runner(), watch.Options{Package: ".", Dir: src, Out: out, Interval: 50 * time.Millisecond, Ready: func() { close(ready) }}, evs.add)
+		done <- watch.Run(ctx, envhook.Runner(env), watch.Options{Package: ".", Dir: src, Out: out, Interval: 50 * time.Millisecond, Ready: func() { close(ready) }}, evs.add)
 	}()
 	defer func() { cancel(); <-done }()
 
@@ -246,7 +247,7 @@ func TestWatchLatency(t *testing.T) {
 	// and the album counts every photo once.
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
-	if err := env.Engine.WaitIdle(wctx, 50*time.Millisecond); err != nil {
+	if err := env.WaitIdle(wctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= uploads; i++ {
@@ -261,7 +262,7 @@ func TestWatchLatency(t *testing.T) {
 	if n, ok := album.Item["photos"].(*ddbtypes.AttributeValueMemberN); !ok || n.Value != fmt.Sprint(uploads) {
 		t.Errorf("album w counts %v, want %d", album.Item["photos"], uploads)
 	}
-	for _, s := range env.Engine.Stats() {
+	for _, s := range env.Stats() {
 		if s.Failed != 0 || s.DeadLettered != 0 {
 			t.Errorf("stage %s: %+v, want no failures across the swaps", s.Stage, s)
 		}

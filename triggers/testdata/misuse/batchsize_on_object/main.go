@@ -1,8 +1,11 @@
 // A stream option given to an S3 trigger must not compile.
 package main
 
-import "github.com/nanopipe/nanopipe/triggers"
+import (
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
+	"github.com/nanopipe/nanopipe/triggers"
+)
 
 func main() {
-	_ = triggers.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated}, triggers.BatchSize(10))
+	_ = triggerplumbing.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated}, triggers.BatchSize(10))
 }

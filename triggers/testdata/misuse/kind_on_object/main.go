@@ -1,8 +1,11 @@
 // A kind of change given to an S3 trigger must not compile.
 package main
 
-import "github.com/nanopipe/nanopipe/triggers"
+import (
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
+	"github.com/nanopipe/nanopipe/triggers"
+)
 
 func main() {
-	_ = triggers.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated}, triggers.Prefix("in/"), triggers.Insert)
+	_ = triggerplumbing.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated}, triggers.Prefix("in/"), triggers.Insert)
 }

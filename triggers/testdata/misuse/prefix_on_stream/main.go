@@ -1,8 +1,11 @@
 // An S3 option given to a stream trigger must not compile.
 package main
 
-import "github.com/nanopipe/nanopipe/triggers"
+import (
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
+	"github.com/nanopipe/nanopipe/triggers"
+)
 
 func main() {
-	_ = triggers.NewStreamTrigger("photos", triggers.Prefix("x/"))
+	_ = triggerplumbing.NewStreamTrigger("photos", triggers.Prefix("x/"))
 }

@@ -1,9 +1,12 @@
 // A filter given to an S3 trigger must not compile.
 package main
 
-import "github.com/nanopipe/nanopipe/triggers"
+import (
+	"github.com/nanopipe/nanopipe/internal/triggerplumbing"
+	"github.com/nanopipe/nanopipe/triggers"
+)
 
 func main() {
-	_ = triggers.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated},
+	_ = triggerplumbing.NewObjectTrigger("uploads", []triggers.S3Event{triggers.ObjectCreated},
 		triggers.Where(triggers.NewImage("status").Equals("ready")))
 }
