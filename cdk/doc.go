@@ -36,7 +36,7 @@
 //     provided.al2023, with the stages' memory, timeout, architecture,
 //     reserved concurrency and variables (a group takes the largest memory
 //     and timeout; its stages must agree on the rest), and the environment
-//     contract of the runtime (internal/plumbing.FunctionEnvironment): the stages it
+//     contract of the runtime (NANOPIPE_* variables): the stages it
 //     serves and the physical names of what they touch;
 //   - its log group, with the retention of Props.LogRetentionDays,
 //     receiving JSON logs at the declared level (pipeline.LogLevel,
