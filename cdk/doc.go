@@ -162,13 +162,24 @@
 // # Synth time
 //
 // Every call from Go into the CDK is a round trip to the jsii node
-// process. The construct keeps them few: it uses CloudFormation (L1)
-// resources, passes resources as references (Role: role) rather than
-// fetching their attributes. The L2
-// constructs it does use are per bucket (auto-delete, TLS policy) or
-// needed for S3 notifications. Turn the CDK's built-in template validator
-// off while iterating (CDK_VALIDATION=false or cdk synth --no-validation):
-// it costs most of a synth.
+// process, and they are what synth time grows with. The construct works
+// out every function's resources in plain Go (log group, role, function,
+// failure queues and their policies, invoke configuration, event source
+// mappings, alarms) and every stack output, writes them as one
+// CloudFormation template fragment, with the logical IDs CDK would give
+// them, and brings it in with one CfnInclude: a stage costs no round trip
+// for a stream trigger and five for an S3 trigger (the bucket
+// notification goes through the bucket's L2 construct). The included
+// resources are constructs of their L1 classes: Function, Role and
+// FailureQueue return them (CfnInclude.GetResource), so overrides,
+// dependencies, tags, aspects and cdk-nag apply to them as to any other
+// resource; their construct paths (aws:cdk:path metadata) are
+// <pipeline>/Template/<logical ID>. Buckets, tables, the asset and the
+// alarm topic are created as constructs, once per app.
+//
+// Turn the CDK's built-in template validator off while iterating
+// (CDK_VALIDATION=false or cdk synth --no-validation): it costs most of a
+// synth.
 //
 // # cdk-nag
 //

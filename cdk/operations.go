@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
@@ -91,16 +89,12 @@ func (p *Pipeline) fixedAlarmName(parts ...string) *string {
 }
 
 // output adds a stack output whose logical ID is Props.OutputPrefix + id,
-// the same on every synth: docs/deploying.md lists them. The output is a
-// child of the stack itself, whose children's logical IDs are their ids:
-// one jsii call per output instead of two (create, override the ID). Two
-// pipelines in one stack without distinct prefixes would add outputs of
-// the same name, which NewSafely refuses first.
-func (p *Pipeline) output(id, value, description string) {
-	awscdk.NewCfnOutput(p.stack, jsii.String(p.props.OutputPrefix+id), &awscdk.CfnOutputProps{
-		Value:       jsii.String(value),
-		Description: jsii.String(description),
-	})
+// the same on every synth: docs/deploying.md lists them. The outputs are
+// part of the construct's template fragment, which keeps their logical
+// IDs as written. Two pipelines in one stack without distinct prefixes
+// would add outputs of the same name, which NewSafely refuses first.
+func (p *Pipeline) output(id string, value any, description string) {
+	p.fr.output(p.props.OutputPrefix+id, value, description)
 }
 
 // addAlarmTopic sets the alarm actions: the ARNs in Props.AlarmActions, or
@@ -186,26 +180,29 @@ func (p *Pipeline) functionAlarms(f *fnPlan, d *deployedFunction) {
 // alarm fires when the statistic of the metric (of one function, queue
 // or mapping) reaches threshold over the period, and notifies the alarm
 // actions both ways.
-func (p *Pipeline) alarm(id string, name *string, description, namespace, metric, dimension, value, statistic string, threshold float64) {
-	actions := make([]interface{}, len(p.actions))
+func (p *Pipeline) alarm(id string, name *string, description, namespace, metric, dimension string, value any, statistic string, threshold float64) {
+	actions := make([]any, len(p.actions))
 	for i, a := range p.actions {
 		actions[i] = a
 	}
-	awscloudwatch.NewCfnAlarm(p, jsii.String(id), &awscloudwatch.CfnAlarmProps{
-		AlarmName:          name,
-		AlarmDescription:   jsii.String(description),
-		Namespace:          jsii.String(namespace),
-		MetricName:         jsii.String(metric),
-		Dimensions:         []interface{}{&awscloudwatch.CfnAlarm_DimensionProperty{Name: jsii.String(dimension), Value: jsii.String(value)}},
-		Statistic:          jsii.String(statistic),
-		Period:             jsii.Number(p.thresholds.Period.Seconds()),
-		EvaluationPeriods:  jsii.Number(1),
-		Threshold:          jsii.Number(threshold),
-		ComparisonOperator: jsii.String("GreaterThanOrEqualToThreshold"),
-		TreatMissingData:   jsii.String("notBreaching"),
-		AlarmActions:       &actions,
-		OkActions:          &actions,
-	})
+	props := map[string]any{
+		"AlarmDescription":   description,
+		"Namespace":          namespace,
+		"MetricName":         metric,
+		"Dimensions":         []any{map[string]any{"Name": dimension, "Value": value}},
+		"Statistic":          statistic,
+		"Period":             p.thresholds.Period.Seconds(),
+		"EvaluationPeriods":  1,
+		"Threshold":          threshold,
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+		"TreatMissingData":   "notBreaching",
+		"AlarmActions":       actions,
+		"OKActions":          actions,
+	}
+	if name != nil {
+		props["AlarmName"] = *name
+	}
+	p.fr.add(id, "AWS::CloudWatch::Alarm", props, nil)
 }
 
 // AlarmTopic returns the SNS topic the construct created for the alarms,

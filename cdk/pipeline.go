@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,12 +13,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cloudformationinclude"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -103,10 +104,12 @@ type Pipeline struct {
 	tableNames  map[*pipeline.Table]string
 	streamARNs  map[*pipeline.Table]string
 	functions   map[string]*deployedFunction
-	queues      map[string]awssqs.CfnQueue
+	queues      map[string]string // owner -> logical ID in the fragment
 	queueARNs   map[*queuePlan]string
-	topic       awssns.CfnTopic // the alarm topic the construct created, or nil
-	actions     []string        // alarm and OK actions of every alarm
+	fr          *fragment                        // the resources written as a template
+	tmpl        cloudformationinclude.CfnInclude // fr, in the stack
+	topic       awssns.CfnTopic                  // the alarm topic the construct created, or nil
+	actions     []string                         // alarm and OK actions of every alarm
 	props       *Props
 	thresholds  Alarms
 	stack       awscdk.Stack // holds the outputs
@@ -114,13 +117,12 @@ type Pipeline struct {
 	partition, region, account string
 }
 
+// deployedFunction is a function's resources, by logical ID in the
+// fragment.
 type deployedFunction struct {
-	plan  *fnPlan
-	name  string // the function's name: a token unless Props.FixedNames
-	fn    awslambda.CfnFunction
-	role  awsiam.CfnRole
-	logs  awslogs.CfnLogGroup
-	lgARN string
+	plan           *fnPlan
+	name           any // the function's name in the template: a Ref unless Props.FixedNames
+	fn, role, logs string
 }
 
 // New adds the construct of app to scope, usually the user's stack. It
@@ -217,6 +219,11 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 		assets[arch] = dir
 	}
 
+	// The fragment's file, made before anything is added to scope.
+	file, err := os.CreateTemp("", "nanopipe-*.template.json")
+	if err != nil {
+		return nil, fmt.Errorf("cdk: a temporary file for the pipeline's template: %w", err)
+	}
 	p := &Pipeline{
 		plan:        pl,
 		bucketL2:    map[*pipeline.Bucket]awss3.IBucket{},
@@ -227,7 +234,7 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 		tableNames:  map[*pipeline.Table]string{},
 		streamARNs:  map[*pipeline.Table]string{},
 		functions:   map[string]*deployedFunction{},
-		queues:      map[string]awssqs.CfnQueue{},
+		queues:      map[string]string{},
 		queueARNs:   map[*queuePlan]string{},
 		props:       props,
 		thresholds:  thresholds,
@@ -237,6 +244,7 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 	constructs.NewConstruct_Override(p, scope, jsii.String(id))
 	constructs.NewConstruct(stack, marker)
 	p.stack = stack
+	p.fr = newFragment(pathBelow(stack, p))
 	tags := awscdk.Tags_Of(p)
 	tags.Add(jsii.String("nanopipe:app"), jsii.String(app.Name()), nil)
 	tags.Add(jsii.String("nanopipe:environment"), jsii.String(env), nil)
@@ -247,6 +255,14 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 	code := p.addAssets(assets)
 	for _, f := range pl.functions {
 		p.addFunction(f, code[f.cfg.Arch], retention, props)
+	}
+	p.tmpl = p.fr.write(p, "Template", file)
+	// S3 notifications go through the bucket's L2 construct, which needs
+	// the functions as constructs.
+	for _, f := range pl.functions {
+		if f.async != nil {
+			p.addObjectTriggers(f)
+		}
 	}
 	// One aspect sets the removal policy of every table, failure queue and
 	// log group, instead of a call per resource. (Buckets take it as a
@@ -264,7 +280,7 @@ func (p *Pipeline) Environment() string { return p.plan.env }
 // Function returns the function serving the named stage (or group).
 func (p *Pipeline) Function(name string) awslambda.CfnFunction {
 	if f := p.function(name); f != nil {
-		return f.fn
+		return p.resource(f.fn).(awslambda.CfnFunction)
 	}
 	return nil
 }
@@ -273,7 +289,7 @@ func (p *Pipeline) Function(name string) awslambda.CfnFunction {
 // (or group).
 func (p *Pipeline) Role(name string) awsiam.CfnRole {
 	if f := p.function(name); f != nil {
-		return f.role
+		return p.resource(f.role).(awsiam.CfnRole)
 	}
 	return nil
 }
@@ -282,10 +298,19 @@ func (p *Pipeline) Role(name string) awsiam.CfnRole {
 // (or group), or "": a CloudFormation token (the generated name) unless
 // Props.FixedNames.
 func (p *Pipeline) FunctionName(name string) string {
-	if f := p.function(name); f != nil {
-		return f.name
+	f := p.function(name)
+	if f == nil {
+		return ""
 	}
-	return ""
+	if p.props.FixedNames {
+		return f.plan.physical
+	}
+	return *p.Function(name).Ref()
+}
+
+// resource is the construct of a resource of the fragment.
+func (p *Pipeline) resource(logicalID string) awscdk.CfnResource {
+	return p.tmpl.GetResource(jsii.String(logicalID))
 }
 
 func (p *Pipeline) function(name string) *deployedFunction {
@@ -310,7 +335,12 @@ func (p *Pipeline) Table(t *pipeline.Table) awsdynamodb.CfnTable { return p.tabl
 // FailureQueue returns the default on-failure queue of a stream stage, or
 // of the function serving S3 stages, by stage or group name; nil when
 // its trigger names another destination.
-func (p *Pipeline) FailureQueue(name string) awssqs.CfnQueue { return p.queues[name] }
+func (p *Pipeline) FailureQueue(name string) awssqs.CfnQueue {
+	if lid, ok := p.queues[name]; ok {
+		return p.resource(lid).(awssqs.CfnQueue)
+	}
+	return nil
+}
 
 func (p *Pipeline) removalPolicy() awscdk.RemovalPolicy {
 	if p.plan.retain {
@@ -415,11 +445,11 @@ func (p *Pipeline) addTables() {
 
 // addAssets stages one bootstrap per architecture; every function of that
 // architecture points at the same S3 object.
-func (p *Pipeline) addAssets(dirs map[pipeline.Arch]string) map[pipeline.Arch]*awslambda.CfnFunction_CodeProperty {
-	code := map[pipeline.Arch]*awslambda.CfnFunction_CodeProperty{}
+func (p *Pipeline) addAssets(dirs map[pipeline.Arch]string) map[pipeline.Arch]map[string]any {
+	code := map[pipeline.Arch]map[string]any{}
 	for _, arch := range slices.Sorted(maps.Keys(dirs)) {
 		asset := awss3assets.NewAsset(p, jsii.String("Bootstrap"+pascal(goarch(arch))), &awss3assets.AssetProps{Path: jsii.String(dirs[arch])})
-		code[arch] = &awslambda.CfnFunction_CodeProperty{S3Bucket: asset.S3BucketName(), S3Key: asset.S3ObjectKey()}
+		code[arch] = map[string]any{"S3Bucket": *asset.S3BucketName(), "S3Key": *asset.S3ObjectKey()}
 	}
 	return code
 }
@@ -430,7 +460,7 @@ func (p *Pipeline) bucketARN(b *pipeline.Bucket) string { return p.bucketARNs[b]
 func (p *Pipeline) tableARN(t *pipeline.Table) string   { return p.tableARNs[t] }
 func (p *Pipeline) streamARN(t *pipeline.Table) string  { return p.streamARNs[t] }
 func (p *Pipeline) queueARN(q *queuePlan) string        { return p.queueARNs[q] }
-func (p *Pipeline) logGroupARN(f *fnPlan) string        { return p.functions[f.name].lgARN }
+func (p *Pipeline) logGroupARN(f *fnPlan) string        { return attMarker(p.functions[f.name].logs, "Arn") }
 
 var lambdaTrust = map[string]any{
 	"Version": "2012-10-17",
@@ -441,25 +471,24 @@ var lambdaTrust = map[string]any{
 	}},
 }
 
-// addFunction adds one function with everything that belongs to it. The
-// jsii round trips per function are few on purpose (they dominate synth
-// time): L1 resources take references as objects (Role: role,
-// FunctionName: fn) instead of fetched tokens, and names the construct
-// chooses itself (function, log group, queue) are plain strings.
-func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProperty, retention int, props *Props) {
+// addFunction adds one function with everything that belongs to it to
+// the fragment: no jsii round trip per resource (they dominate synth
+// time).
+func (p *Pipeline) addFunction(f *fnPlan, code map[string]any, retention int, props *Props) {
+	fr := p.fr
 	d := &deployedFunction{plan: f}
 	p.functions[f.name] = d
-	lgProps := &awslogs.CfnLogGroupProps{RetentionInDays: jsii.Number(float64(retention))}
-	var logGroup string
+	lgProps := map[string]any{"RetentionInDays": retention}
+	var logGroup any
 	if props.FixedNames {
-		logGroup = "/aws/lambda/" + f.physical
-		lgProps.LogGroupName = jsii.String(logGroup)
+		name := "/aws/lambda/" + f.physical
+		lgProps["LogGroupName"] = name
+		logGroup = name
 	}
-	d.logs = awslogs.NewCfnLogGroup(p, jsii.String(f.id+"Logs"), lgProps)
-	if logGroup == "" {
-		logGroup = *d.logs.Ref()
+	d.logs = fr.add(f.id+"Logs", "AWS::Logs::LogGroup", lgProps, nil)
+	if logGroup == nil {
+		logGroup = ref(d.logs)
 	}
-	d.lgARN = *d.logs.AttrArn()
 
 	if f.async != nil && f.async.queue != nil {
 		p.addQueue(f.async.queue, props)
@@ -475,14 +504,6 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 	if obs.Tracing {
 		stmts = append(stmts, xrayStatement)
 	}
-	d.role = awsiam.NewCfnRole(p, jsii.String(f.id+"Role"), &awsiam.CfnRoleProps{
-		Description:              jsii.String(fmt.Sprintf("nanopipe %s: function %s (stages %s)", p.plan.prefix, f.name, strings.Join(f.stageNames(), ", "))),
-		AssumeRolePolicyDocument: lambdaTrust,
-		Policies: []interface{}{&awsiam.CfnRole_PolicyProperty{
-			PolicyName:     jsii.String("declared-access"),
-			PolicyDocument: policyDocument(stmts),
-		}},
-	})
 	// One cdk_nag entry per resource: a second would replace the first.
 	var suppress []nagSuppression
 	if len(wildcards) > 0 {
@@ -503,9 +524,18 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 			appliesTo: []any{"Resource::*"},
 		})
 	}
+	var roleMeta map[string]any
 	if len(suppress) > 0 {
-		d.role.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(suppress...))
+		roleMeta = map[string]any{"cdk_nag": nagSuppressions(suppress...)}
 	}
+	d.role = fr.add(f.id+"Role", "AWS::IAM::Role", map[string]any{
+		"Description":              fmt.Sprintf("nanopipe %s: function %s (stages %s)", p.plan.prefix, f.name, strings.Join(f.stageNames(), ", ")),
+		"AssumeRolePolicyDocument": lambdaTrust,
+		"Policies": []any{map[string]any{
+			"PolicyName":     "declared-access",
+			"PolicyDocument": policyDocument(stmts),
+		}},
+	}, roleMeta)
 
 	env := plumbing.FunctionEnvironment(f.stages,
 		func(b *pipeline.Bucket) string { return p.bucketNames[b] },
@@ -520,84 +550,87 @@ func (p *Pipeline) addFunction(f *fnPlan, code *awslambda.CfnFunction_CodeProper
 		// The runtime records the stages' AWS calls as subsegments.
 		env[contract.Tracing] = "active"
 	}
-	vars := make(map[string]*string, len(env))
+	vars := make(map[string]any, len(env))
 	for k, v := range env {
-		vars[k] = jsii.String(v)
+		vars[k] = v
 	}
-	fnProps := &awslambda.CfnFunctionProps{
-		FunctionName:  p.fixedName(maxFunctionName, f.name),
-		Description:   jsii.String(fmt.Sprintf("nanopipe %s: stages %s", p.plan.prefix, strings.Join(f.stageNames(), ", "))),
-		Code:          code,
-		Role:          d.role,
-		Runtime:       jsii.String("provided.al2023"),
-		Handler:       jsii.String("bootstrap"),
-		Architectures: jsii.Strings(string(f.cfg.Arch)),
-		MemorySize:    jsii.Number(float64(f.cfg.MemoryMB)),
-		Timeout:       jsii.Number(f.cfg.Timeout.Seconds()),
-		Environment:   &awslambda.CfnFunction_EnvironmentProperty{Variables: vars},
-		LoggingConfig: &awslambda.CfnFunction_LoggingConfigProperty{
-			LogGroup:            jsii.String(logGroup),
-			LogFormat:           jsii.String("JSON"),
-			ApplicationLogLevel: jsii.String(strings.ToUpper(obs.LogLevel)),
+	fnProps := map[string]any{
+		"Description":   fmt.Sprintf("nanopipe %s: stages %s", p.plan.prefix, strings.Join(f.stageNames(), ", ")),
+		"Code":          code,
+		"Role":          getAtt(d.role, "Arn"),
+		"Runtime":       "provided.al2023",
+		"Handler":       "bootstrap",
+		"Architectures": []any{string(f.cfg.Arch)},
+		"MemorySize":    f.cfg.MemoryMB,
+		"Timeout":       f.cfg.Timeout.Seconds(),
+		"Environment":   map[string]any{"Variables": vars},
+		"LoggingConfig": map[string]any{
+			"LogGroup":            logGroup,
+			"LogFormat":           "JSON",
+			"ApplicationLogLevel": strings.ToUpper(obs.LogLevel),
 		},
 	}
+	if props.FixedNames {
+		fnProps["FunctionName"] = f.physical
+	}
 	if obs.Tracing {
-		fnProps.TracingConfig = &awslambda.CfnFunction_TracingConfigProperty{Mode: jsii.String("Active")}
+		fnProps["TracingConfig"] = map[string]any{"Mode": "Active"}
 	}
 	if rc := f.cfg.ReservedConcurrency; rc != nil {
-		fnProps.ReservedConcurrentExecutions = jsii.Number(float64(*rc))
+		fnProps["ReservedConcurrentExecutions"] = *rc
 	}
-	d.fn = awslambda.NewCfnFunction(p, jsii.String(f.id+"Function"), fnProps)
+	d.fn = fr.add(f.id+"Function", "AWS::Lambda::Function", fnProps, nil)
 	// The role's policy names the log group, so the role (and with it the
 	// function) is created after it; the dependency is in the template.
 	if props.FixedNames {
 		d.name = f.physical
 	} else {
-		d.name = *d.fn.Ref()
+		d.name = ref(d.fn)
 	}
 	p.output(f.id+"FunctionName", d.name, fmt.Sprintf("Function %s (stages %s)", f.name, strings.Join(f.stageNames(), ", ")))
 	p.functionAlarms(f, d)
 
 	if f.async != nil {
-		p.addObjectTriggers(f, d)
+		p.addAsyncConfig(f, d)
 	}
 	for _, s := range f.streams {
 		p.addStreamTrigger(s, d)
 	}
 }
 
-// destinationARN is where a trigger's failures go, or "" for none.
-func (p *Pipeline) destinationARN(d triggers.Destination, q *queuePlan) string {
+// destinationARN is where a trigger's failures go, or nil for none.
+func (p *Pipeline) destinationARN(d triggers.Destination, q *queuePlan) any {
 	switch d.Kind {
 	case triggers.DefaultQueue:
 		return p.queueARNs[q]
 	case triggers.QueueARN, triggers.TopicARN:
 		return d.ARN
 	}
-	return ""
+	return nil
 }
 
-// addObjectTriggers configures the asynchronous invocations S3 makes and
-// adds the bucket notifications. CDK's notification resource creates
-// each AWS::Lambda::Permission (s3.amazonaws.com, SourceArn and
-// SourceAccount set) and depends on it, so S3 can validate the destination
-// when the notification is put.
-func (p *Pipeline) addObjectTriggers(f *fnPlan, d *deployedFunction) {
-	cfg := &awslambda.CfnEventInvokeConfigProps{
-		FunctionName:             d.fn,
-		Qualifier:                jsii.String("$LATEST"),
-		MaximumRetryAttempts:     jsii.Number(float64(f.async.retries)),
-		MaximumEventAgeInSeconds: jsii.Number(f.async.maxAge.Seconds()),
+// addAsyncConfig configures the asynchronous invocations S3 makes.
+func (p *Pipeline) addAsyncConfig(f *fnPlan, d *deployedFunction) {
+	cfg := map[string]any{
+		"FunctionName":             ref(d.fn),
+		"Qualifier":                "$LATEST",
+		"MaximumRetryAttempts":     f.async.retries,
+		"MaximumEventAgeInSeconds": f.async.maxAge.Seconds(),
 	}
-	if arn := p.destinationARN(f.async.dest, f.async.queue); arn != "" {
-		cfg.DestinationConfig = &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
-			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: jsii.String(arn)},
-		}
+	if arn := p.destinationARN(f.async.dest, f.async.queue); arn != nil {
+		cfg["DestinationConfig"] = map[string]any{"OnFailure": map[string]any{"Destination": arn}}
 	}
-	awslambda.NewCfnEventInvokeConfig(p, jsii.String(f.id+"AsyncInvoke"), cfg)
+	p.fr.add(f.id+"AsyncInvoke", "AWS::Lambda::EventInvokeConfig", cfg, nil)
+}
 
+// addObjectTriggers adds the bucket notifications of a function's S3
+// stages. CDK's notification resource creates each
+// AWS::Lambda::Permission (s3.amazonaws.com, SourceArn and SourceAccount
+// set) and depends on it, so S3 can validate the destination when the
+// notification is put.
+func (p *Pipeline) addObjectTriggers(f *fnPlan) {
 	ref := awslambda.Function_FromFunctionAttributes(p, jsii.String(f.id+"Target"), &awslambda.FunctionAttributes{
-		FunctionArn:     d.fn.AttrArn(),
+		FunctionArn:     p.Function(f.name).AttrArn(),
 		SameEnvironment: jsii.Bool(true),
 	})
 	dest := awss3notifications.NewLambdaDestination(ref)
@@ -645,45 +678,43 @@ func (p *Pipeline) addStreamTrigger(s *streamPlan, d *deployedFunction) {
 	if t.MaxRecordAge > 0 {
 		maxAge = t.MaxRecordAge.Seconds()
 	}
-	props := &awslambda.CfnEventSourceMappingProps{
-		FunctionName:                   d.fn,
-		EventSourceArn:                 jsii.String(p.streamARNs[s.table]),
-		StartingPosition:               jsii.String(string(t.StartingPosition)),
-		BatchSize:                      jsii.Number(float64(t.BatchSize)),
-		MaximumBatchingWindowInSeconds: jsii.Number(t.BatchingWindow.Seconds()),
-		MaximumRetryAttempts:           jsii.Number(float64(t.Retries)),
-		BisectBatchOnFunctionError:     jsii.Bool(t.Bisect),
-		MaximumRecordAgeInSeconds:      jsii.Number(maxAge),
-		ParallelizationFactor:          jsii.Number(float64(t.Parallelization)),
-		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
+	props := map[string]any{
+		"FunctionName":                   getAtt(d.fn, "Arn"),
+		"EventSourceArn":                 p.streamARNs[s.table],
+		"StartingPosition":               string(t.StartingPosition),
+		"BatchSize":                      t.BatchSize,
+		"MaximumBatchingWindowInSeconds": t.BatchingWindow.Seconds(),
+		"MaximumRetryAttempts":           t.Retries,
+		"BisectBatchOnFunctionError":     t.Bisect,
+		"MaximumRecordAgeInSeconds":      maxAge,
+		"ParallelizationFactor":          t.Parallelization,
+		"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
 	}
 	if t.TumblingWindow > 0 {
-		props.TumblingWindowInSeconds = jsii.Number(t.TumblingWindow.Seconds())
+		props["TumblingWindowInSeconds"] = t.TumblingWindow.Seconds()
 	}
 	if len(s.patterns) > 0 {
-		filters := make([]interface{}, len(s.patterns))
+		filters := make([]any, len(s.patterns))
 		for i, pat := range s.patterns {
-			filters[i] = &awslambda.CfnEventSourceMapping_FilterProperty{Pattern: jsii.String(pat)}
+			filters[i] = map[string]any{"Pattern": pat}
 		}
-		props.FilterCriteria = &awslambda.CfnEventSourceMapping_FilterCriteriaProperty{Filters: filters}
+		props["FilterCriteria"] = map[string]any{"Filters": filters}
 	}
-	if arn := p.destinationARN(t.OnFailure, s.queue); arn != "" {
-		props.DestinationConfig = &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
-			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: jsii.String(arn)},
-		}
+	if arn := p.destinationARN(t.OnFailure, s.queue); arn != nil {
+		props["DestinationConfig"] = map[string]any{"OnFailure": map[string]any{"Destination": arn}}
 	}
 	dropped := t.OnFailure.Kind == triggers.NoDestination && p.thresholds.FailedEvents > 0
 	if dropped {
 		// Lambda counts the records it drops only with the mapping's
 		// event-count metrics on.
-		props.MetricsConfig = &awslambda.CfnEventSourceMapping_MetricsConfigProperty{Metrics: jsii.Strings("EventCount")}
+		props["MetricsConfig"] = map[string]any{"Metrics": []any{"EventCount"}}
 	}
 	id := p.plan.ids.get(s.stage.Name())
-	esm := awslambda.NewCfnEventSourceMapping(p, jsii.String(id+"Trigger"), props)
+	esm := p.fr.add(id+"Trigger", "AWS::Lambda::EventSourceMapping", props, nil)
 	if dropped {
 		p.alarm(id+"DroppedAlarm", p.fixedAlarmName(s.stage.Name(), "dropped"),
 			fmt.Sprintf("Stage %s dropped stream records that failed every retry (its trigger discards failures).", s.stage.Name()),
-			"AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", *esm.Ref(), "Sum", float64(p.thresholds.FailedEvents))
+			"AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", ref(esm), "Sum", float64(p.thresholds.FailedEvents))
 	}
 }
 
@@ -691,21 +722,23 @@ func (p *Pipeline) addStreamTrigger(s *streamPlan, d *deployedFunction) {
 // keys, refusing requests without TLS, keeping messages 14 days (the
 // most SQS allows), with an alarm as soon as a message is in it.
 func (p *Pipeline) addQueue(q *queuePlan, props *Props) {
-	queue := awssqs.NewCfnQueue(p, jsii.String(q.id+"Failures"), &awssqs.CfnQueueProps{
-		QueueName:              p.fixedName(maxQueueName, q.owner, "failures"),
-		SqsManagedSseEnabled:   jsii.Bool(true),
-		MessageRetentionPeriod: jsii.Number(1209600),
-	})
-	queue.AddMetadata(jsii.String("cdk_nag"), nagSuppressions(nagSuppression{
+	qProps := map[string]any{
+		"SqsManagedSseEnabled":   true,
+		"MessageRetentionPeriod": 1209600,
+	}
+	if name := p.fixedName(maxQueueName, q.owner, "failures"); name != nil {
+		qProps["QueueName"] = *name
+	}
+	queue := p.fr.add(q.id+"Failures", "AWS::SQS::Queue", qProps, map[string]any{"cdk_nag": nagSuppressions(nagSuppression{
 		id:     "AwsSolutions-SQS3",
 		reason: "This queue is itself the on-failure (dead-letter) destination of a Lambda trigger; a dead-letter queue of its own would only move the failures once more.",
-	}))
-	arn := *queue.AttrArn()
+	})})
+	arn := getAtt(queue, "Arn")
 	p.queues[q.owner] = queue
-	p.queueARNs[q] = arn
-	awssqs.NewCfnQueuePolicy(p, jsii.String(q.id+"FailuresPolicy"), &awssqs.CfnQueuePolicyProps{
-		Queues: jsii.Strings(*queue.Ref()),
-		PolicyDocument: map[string]any{
+	p.queueARNs[q] = attMarker(queue, "Arn")
+	p.fr.add(q.id+"FailuresPolicy", "AWS::SQS::QueuePolicy", map[string]any{
+		"Queues": []any{ref(queue)},
+		"PolicyDocument": map[string]any{
 			"Version": "2012-10-17",
 			"Statement": []any{map[string]any{
 				"Sid":       "DenyWithoutTLS",
@@ -716,14 +749,23 @@ func (p *Pipeline) addQueue(q *queuePlan, props *Props) {
 				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
 			}},
 		},
-	})
-	p.output(q.id+"FailureQueueUrl", *queue.Ref(), fmt.Sprintf("Failure queue of %s: events or records that failed every retry", q.owner))
+	}, nil)
+	p.output(q.id+"FailureQueueUrl", ref(queue), fmt.Sprintf("Failure queue of %s: events or records that failed every retry", q.owner))
 	p.output(q.id+"FailureQueueArn", arn, fmt.Sprintf("Failure queue of %s (ARN)", q.owner))
 	if p.thresholds.FailedEvents > 0 {
 		p.alarm(q.id+"DeadLettersAlarm", p.fixedAlarmName(q.owner, "failures"),
 			fmt.Sprintf("The failure queue of %s holds events or records that failed every retry; inspect and redrive them.", q.owner),
-			"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", *queue.AttrQueueName(), "Maximum", float64(p.thresholds.FailedEvents))
+			"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(queue, "QueueName"), "Maximum", float64(p.thresholds.FailedEvents))
 	}
+}
+
+// pathBelow is the ids of c's scopes below stack, c's own last.
+func pathBelow(stack awscdk.Stack, c constructs.Construct) []string {
+	full, base := *c.Node().Path(), *stack.Node().Path()
+	if base != "" {
+		full = strings.TrimPrefix(full, base+"/")
+	}
+	return strings.Split(full, "/")
 }
 
 // nagSuppression is one cdk-nag rule suppressed on a resource, with the

@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/nanopipe/nanopipe/cdk"
+	"github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/pipeline"
 	"github.com/nanopipe/nanopipe/triggers"
@@ -1004,4 +1006,40 @@ func TestPrebuiltMustBeExecutable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not executable") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// TestEscapeHatches: the accessors return the resources of the template
+// as constructs of their L1 class, so a property override, a dependency
+// and the function's name reach the template.
+func TestEscapeHatches(t *testing.T) {
+	st := stack()
+	p := cdk.New(st, "Pipeline", app.App, &cdk.Props{Prebuilt: prebuilt})
+	fn := p.Function("thumbnail")
+	fn.AddPropertyOverride(jsii.String("EphemeralStorage.Size"), 2048)
+	p.Role("thumbnail").AddPropertyOverride(jsii.String("MaxSessionDuration"), 7200)
+	q := p.FailureQueue("thumbnail")
+	q.AddPropertyOverride(jsii.String("DelaySeconds"), 5)
+	fn.AddDependency(q)
+	name := p.FunctionName("thumbnail")
+	awscdk.NewCfnOutput(st, jsii.String("ThumbnailName"), &awscdk.CfnOutputProps{Value: jsii.String(name)})
+	tmpl := assertions.Template_FromStack(st, nil)
+
+	fnID, fnRes := logical(t, tmpl, "AWS::Lambda::Function", "PipelineThumbnailFunction")
+	if got := props(fnRes)["EphemeralStorage"]; !reflect.DeepEqual(got, map[string]any{"Size": float64(2048)}) {
+		t.Errorf("function's EphemeralStorage %v, want the override", got)
+	}
+	qID, qRes := logical(t, tmpl, "AWS::SQS::Queue", "PipelineThumbnailFailures")
+	if got := props(qRes)["DelaySeconds"]; got != float64(5) {
+		t.Errorf("queue's DelaySeconds %v, want the override", got)
+	}
+	if deps, _ := fnRes["DependsOn"].([]any); !slices.Contains(deps, any(qID)) {
+		t.Errorf("function's DependsOn %v, want %s", fnRes["DependsOn"], qID)
+	}
+	_, role := logical(t, tmpl, "AWS::IAM::Role", "PipelineThumbnailRole")
+	if got := props(role)["MaxSessionDuration"]; got != float64(7200) {
+		t.Errorf("role's MaxSessionDuration %v, want the override", got)
+	}
+	check(t, "output of FunctionName", func() {
+		tmpl.HasOutput(jsii.String("ThumbnailName"), map[string]any{"Value": ref(fnID)})
+	})
 }

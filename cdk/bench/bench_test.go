@@ -196,7 +196,9 @@ func mergeKeys(a, b map[string]int) map[string]int {
 
 // BenchmarkSynth times whole synth processes, as the CDK CLI runs an
 // app: the Go construct's (gosynth), the hand-written JavaScript app's and
-// the hand-written Go L2 app's (l2synth), rotating which goes first. It
+// the hand-written Go L2 app's (l2synth), rotating which goes first, at 1,
+// 10, 50 and 200 stages (200 has more resources than one stack may hold:
+// the three apps lift CDK's check, to show how the cost grows). It
 // reports seconds per synth of each (go-s/op, js-s/op, l2-s/op) and the
 // construct's ratios (go/js, go/l2), and the same for the part from an
 // empty stack to the written assembly (go-build-s/op, js-build-s/op,
@@ -208,7 +210,7 @@ func mergeKeys(a, b map[string]int) map[string]int {
 func BenchmarkSynth(b *testing.B) {
 	h := newHarness(b)
 	dir := b.TempDir()
-	for _, n := range []int{1, 10, 50} {
+	for _, n := range []int{1, 10, 50, 200} {
 		b.Run(fmt.Sprintf("stages=%d", n), func(b *testing.B) {
 			goOut, jsOut, l2Out := filepath.Join(dir, "go"), filepath.Join(dir, "js"), filepath.Join(dir, "l2")
 			var goT, jsT, l2T timing
