@@ -24,6 +24,7 @@ import (
 	photos "github.com/nanopipe/nanopipe/examples/photos/app"
 	"github.com/nanopipe/nanopipe/internal/plumbing"
 	"github.com/nanopipe/nanopipe/internal/s3event"
+	"github.com/nanopipe/nanopipe/internal/testutil"
 	"github.com/nanopipe/nanopipe/local"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/envhook"
@@ -128,25 +129,7 @@ func (d *deliveries) summary(batchesByTiming bool) []string {
 	return out
 }
 
-// lockedBuffer collects logs written concurrently.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startMode(t *testing.T, app *pipeline.App, mode string, pkg string, d *deliveries, logs ...*lockedBuffer) *local.Environment {
+func startMode(t *testing.T, app *pipeline.App, mode string, pkg string, d *deliveries, logs ...*testutil.SyncBuffer) *local.Environment {
 	t.Helper()
 	opts := local.Options{Addr: "127.0.0.1:0", Shards: 1, AsyncRetryDelay: 5 * time.Millisecond, StreamRetryDelay: time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}
 	if len(logs) > 0 {
@@ -243,7 +226,7 @@ func TestRIEMatchesInProcessFaults(t *testing.T) {
 		for _, mode := range modes {
 			t.Run(mode, func(t *testing.T) {
 				t.Parallel()
-				d, logs := &deliveries{}, &lockedBuffer{}
+				d, logs := &deliveries{}, &testutil.SyncBuffer{}
 				env := startMode(t, faults.App, mode, "./local/testdata/faults", d, logs)
 				s3c, ddb := env.S3Client(), env.DynamoDBClient()
 				var wg sync.WaitGroup
@@ -464,7 +447,7 @@ func TestDevFlags(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := &lockedBuffer{}
+			out := &testutil.SyncBuffer{}
 			ctx, cancel := context.WithCancel(context.Background())
 			cmd := &local.Command{App: faults.App, Name: "faults", Stdout: out, Stderr: out}
 			done := make(chan int)

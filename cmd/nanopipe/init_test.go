@@ -9,29 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nanopipe/nanopipe/internal/testutil"
 )
-
-// syncBuffer collects a command's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // tool finds a command the test needs: a skip outside CI, a failure in CI
 // (scripts/test.sh sets CI).
@@ -131,7 +114,7 @@ func TestInit(t *testing.T) {
 	// go run . dev, one upload through the AWS CLI, the stage's item read
 	// back through it.
 	t.Run("dev", func(t *testing.T) {
-		logs := &syncBuffer{}
+		logs := &testutil.SyncBuffer{}
 		dev := goCmd(ctx, "run", ".", "dev", "--port", "0", "--dir", t.TempDir())
 		dev.Stdout, dev.Stderr = logs, logs
 		// go run starts the program as a child: signal the whole group.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"os"
@@ -9,36 +8,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nanopipe/nanopipe/examples/photos/app"
+	"github.com/nanopipe/nanopipe/internal/testutil"
 	"github.com/nanopipe/nanopipe/local"
 )
 
-// syncBuffer collects a command's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // dev runs "photos dev" in-process until the returned stop is called.
-func dev(t *testing.T, dir string) (endpoint string, out *syncBuffer, stop func()) {
+func dev(t *testing.T, dir string) (endpoint string, out *testutil.SyncBuffer, stop func()) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &testutil.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := &local.Command{App: app.App, Name: "photos", SampleFile: "testdata/sample.jpg", Stdout: out, Stderr: out}
 	done := make(chan int)
@@ -191,13 +172,13 @@ func TestDevWithAWSCLI(t *testing.T) {
 	// it again through the running server.
 	aws("dynamodb", "put-item", "--table-name", "photos", "--item", `{"id":{"S":"noalbum.jpg"}}`)
 	eventually(t, "the dead letter", func() bool { return strings.Contains(out.String(), "dead-lettered") })
-	var list syncBuffer
+	var list testutil.SyncBuffer
 	cmd := &local.Command{App: app.App, Name: "photos", Stdout: &list, Stderr: &list}
 	if code := cmd.Run(context.Background(), []string{"deadletters", "--dir", dir}); code != 0 || !strings.Contains(list.String(), "count-albums") || !strings.Contains(list.String(), "RetryAttemptsExhausted") {
 		t.Fatalf("deadletters (%d):\n%s", code, list.String())
 	}
 	before := strings.Count(out.String(), "count-albums")
-	var rep syncBuffer
+	var rep testutil.SyncBuffer
 	cmd = &local.Command{App: app.App, Name: "photos", Stdout: &rep, Stderr: &rep}
 	if code := cmd.Run(context.Background(), []string{"replay", "--dir", dir, "--all"}); code != 0 || !strings.Contains(rep.String(), "replayed") {
 		t.Fatalf("replay (%d):\n%s", code, rep.String())

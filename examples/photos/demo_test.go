@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nanopipe/nanopipe/examples/photos/app"
+	"github.com/nanopipe/nanopipe/internal/testutil"
 	"github.com/nanopipe/nanopipe/local"
 )
 
@@ -15,7 +16,7 @@ import (
 // uploads the bundled sample itself and reports each stage firing and what
 // the stages produced.
 func TestDevDemo(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := &local.Command{App: app.App, Name: "photos", SampleFile: "testdata/sample.jpg", Demo: demo("testdata/sample.jpg"), Stdout: out, Stderr: out}
