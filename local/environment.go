@@ -28,6 +28,7 @@ import (
 	"github.com/nanopipe/nanopipe/local/internal/dynamosrv"
 	"github.com/nanopipe/nanopipe/local/internal/engine"
 	"github.com/nanopipe/nanopipe/local/internal/s3srv"
+	"github.com/nanopipe/nanopipe/local/internal/tracked"
 	"github.com/nanopipe/nanopipe/pipeline"
 )
 
@@ -489,7 +490,7 @@ func (o objectSource) Subscribe(fn func([]byte) error) {
 // or leave its client without an answer.
 func recoverer(h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tw := &trackingWriter{ResponseWriter: w}
+		tw := &tracked.Writer{ResponseWriter: w}
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -501,7 +502,7 @@ func recoverer(h http.Handler, log *slog.Logger) http.Handler {
 			if log != nil {
 				log.Error("request panicked", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 			}
-			if tw.wrote {
+			if tw.Wrote {
 				panic(http.ErrAbortHandler) // the answer is cut short: the client sees it
 			}
 			msg := fmt.Sprintf("internal error: %v", v)
@@ -520,28 +521,3 @@ func recoverer(h http.Handler, log *slog.Logger) http.Handler {
 		h.ServeHTTP(tw, r)
 	})
 }
-
-// trackingWriter notes whether the response was started.
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	t.wrote = true
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(b []byte) (int, error) {
-	t.wrote = true
-	return t.ResponseWriter.Write(b)
-}
-
-func (t *trackingWriter) Flush() {
-	if f, ok := t.ResponseWriter.(http.Flusher); ok {
-		t.wrote = true
-		f.Flush()
-	}
-}
-
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

@@ -21,6 +21,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 
 	"github.com/nanopipe/nanopipe/internal/s3event"
+	"github.com/nanopipe/nanopipe/local/internal/tracked"
 )
 
 // Options configure a Server.
@@ -104,14 +105,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-amz-request-id", req.ID)
 	h.Set("x-amz-id-2", req.ID2)
 	h.Set("Server", "AmazonS3")
-	tw := &trackingWriter{ResponseWriter: w}
+	tw := &tracked.Writer{ResponseWriter: w}
 	w = tw
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			if !tw.wrote {
+			if !tw.Wrote {
 				s.fail(w, r, req, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, v))
 			}
 		}
@@ -789,25 +790,6 @@ func oneLine(s string) string {
 	}
 	return strings.ToValidUTF8(s, "?")
 }
-
-// trackingWriter notes whether the response was started, so that a panic
-// is answered only when nothing was sent yet.
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	t.wrote = true
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(b []byte) (int, error) {
-	t.wrote = true
-	return t.ResponseWriter.Write(b)
-}
-
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // listEncoded serves a listing with encoding-type: the listing gofakes3
 // writes, with every key, prefix, delimiter and marker URL-encoded as S3
