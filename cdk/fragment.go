@@ -128,7 +128,7 @@ func (fr *fragment) write(scope constructs.Construct, id string, file *os.File) 
 	if err != nil {
 		panic(fmt.Sprintf("cdk: writing the template fragment %s: %v", file.Name(), err))
 	}
-	loadJSONReader()
+	loadSupport()
 	return cloudformationinclude.NewCfnInclude(scope, jsii.String(id), &cloudformationinclude.CfnIncludeProps{
 		TemplateFile: jsii.String(file.Name()),
 	})

@@ -52,7 +52,7 @@ func TestGoldenTemplates(t *testing.T) {
 					t.Fatalf("%v; write it with go test ./cdk -run TestGoldenTemplates -update", err)
 				}
 				if !bytes.Equal(got, want) {
-					diff := filepath.Join(t.TempDir(), filepath.Base(path))
+					diff := filepath.Join(os.TempDir(), "golden-"+filepath.Base(path))
 					os.WriteFile(diff, got, 0o644)
 					t.Errorf("the template differs from %s (the new one is %s; diff them, and run with -update if the change is intended)", path, diff)
 				}

@@ -1,6 +1,7 @@
 package cdk
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,12 +16,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cloudformationinclude"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	jsiiruntime "github.com/aws/jsii-runtime-go/runtime"
 
 	"github.com/nanopipe/nanopipe/internal/contract"
 	"github.com/nanopipe/nanopipe/internal/plumbing"
@@ -99,6 +100,7 @@ type Pipeline struct {
 	bucketL2    map[*pipeline.Bucket]awss3.IBucket
 	bucketARNs  map[*pipeline.Bucket]string
 	bucketNames map[*pipeline.Bucket]string
+	bucketIDs   map[*pipeline.Bucket]string // id of the bucket's construct under the Pipeline
 	tables      map[*pipeline.Table]awsdynamodb.CfnTable
 	tableARNs   map[*pipeline.Table]string
 	tableNames  map[*pipeline.Table]string
@@ -229,6 +231,7 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 		bucketL2:    map[*pipeline.Bucket]awss3.IBucket{},
 		bucketARNs:  map[*pipeline.Bucket]string{},
 		bucketNames: map[*pipeline.Bucket]string{},
+		bucketIDs:   map[*pipeline.Bucket]string{},
 		tables:      map[*pipeline.Table]awsdynamodb.CfnTable{},
 		tableARNs:   map[*pipeline.Table]string{},
 		tableNames:  map[*pipeline.Table]string{},
@@ -259,11 +262,7 @@ func NewSafely(scope constructs.Construct, id string, app *pipeline.App, props *
 	p.tmpl = p.fr.write(p, "Template", file)
 	// S3 notifications go through the bucket's L2 construct, which needs
 	// the functions as constructs.
-	for _, f := range pl.functions {
-		if f.async != nil {
-			p.addObjectTriggers(f)
-		}
-	}
+	p.addObjectTriggers()
 	// One aspect sets the removal policy of every table, failure queue and
 	// log group, instead of a call per resource. (Buckets take it as a
 	// property.)
@@ -372,6 +371,7 @@ func (p *Pipeline) addBuckets() {
 			p.bucketNames[b] = b.Name()
 			if triggered[b] {
 				p.bucketL2[b] = awss3.Bucket_FromBucketName(p, jsii.String(id), jsii.String(b.Name()))
+				p.bucketIDs[b] = id
 			}
 			continue
 		}
@@ -387,6 +387,7 @@ func (p *Pipeline) addBuckets() {
 			AutoDeleteObjects: jsii.Bool(!p.plan.retain),
 		})
 		p.bucketL2[b] = l2
+		p.bucketIDs[b] = id
 		p.bucketARNs[b] = *l2.BucketArn()
 		p.bucketNames[b] = *l2.BucketName()
 		p.output(id+"Name", p.bucketNames[b], fmt.Sprintf("Bucket %s: upload here (aws s3 cp FILE s3://NAME/KEY)", b.Name()))
@@ -623,38 +624,51 @@ func (p *Pipeline) addAsyncConfig(f *fnPlan, d *deployedFunction) {
 	p.fr.add(f.id+"AsyncInvoke", "AWS::Lambda::EventInvokeConfig", cfg, nil)
 }
 
-// addObjectTriggers adds the bucket notifications of a function's S3
-// stages. CDK's notification resource creates each
-// AWS::Lambda::Permission (s3.amazonaws.com, SourceArn and SourceAccount
-// set) and depends on it, so S3 can validate the destination when the
-// notification is put.
-func (p *Pipeline) addObjectTriggers(f *fnPlan) {
-	ref := awslambda.Function_FromFunctionAttributes(p, jsii.String(f.id+"Target"), &awslambda.FunctionAttributes{
-		FunctionArn:     p.Function(f.name).AttrArn(),
-		SameEnvironment: jsii.Bool(true),
-	})
-	dest := awss3notifications.NewLambdaDestination(ref)
-	for _, s := range f.stages {
-		t := s.ObjectTrigger()
-		if t == nil {
+// addObjectTriggers adds the bucket notifications of the functions
+// serving S3 stages, in one call to the support package
+// (Support.addObjectTriggers) which makes, per function, the calls the L2
+// constructs take: Function.fromFunctionAttributes (id <function>Target,
+// under the construct), a LambdaDestination, and the bucket's
+// addEventNotification per event type. CDK's notification resource
+// creates each AWS::Lambda::Permission (s3.amazonaws.com, SourceArn and
+// SourceAccount set) and depends on it, so S3 can validate the
+// destination when the notification is put.
+func (p *Pipeline) addObjectTriggers() {
+	var plan []any
+	for _, f := range p.plan.functions {
+		if f.async == nil {
 			continue
 		}
-		var filters []*awss3.NotificationKeyFilter
-		if t.Prefix != "" || t.Suffix != "" {
-			kf := &awss3.NotificationKeyFilter{}
+		var notes []any
+		for _, s := range f.stages {
+			t := s.ObjectTrigger()
+			if t == nil {
+				continue
+			}
+			events := make([]string, len(t.Events))
+			for i, ev := range t.Events {
+				events[i] = string(s3EventTypes[ev])
+			}
+			n := map[string]any{"bucket": p.bucketIDs[s.Bucket()], "events": events}
 			if t.Prefix != "" {
-				kf.Prefix = jsii.String(t.Prefix)
+				n["prefix"] = t.Prefix
 			}
 			if t.Suffix != "" {
-				kf.Suffix = jsii.String(t.Suffix)
+				n["suffix"] = t.Suffix
 			}
-			filters = append(filters, kf)
+			notes = append(notes, n)
 		}
-		bucket := p.bucketL2[s.Bucket()]
-		for _, ev := range t.Events {
-			bucket.AddEventNotification(s3EventTypes[ev], dest, filters...)
-		}
+		plan = append(plan, map[string]any{"id": f.id + "Target", "function": p.functions[f.name].fn, "notifications": notes})
 	}
+	if len(plan) == 0 {
+		return
+	}
+	b, err := json.Marshal(plan)
+	if err != nil {
+		panic(err)
+	}
+	loadSupport()
+	jsiiruntime.StaticInvokeVoid(supportFQN, "addObjectTriggers", []any{p, p.tmpl, string(b)})
 }
 
 // s3EventTypes maps the declaration's event types to CDK's names for them.
