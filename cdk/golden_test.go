@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/jsii-runtime-go"
+
 	"github.com/nanopipe/nanopipe/cdk"
 	ingest "github.com/nanopipe/nanopipe/examples/ingest/app"
 	"github.com/nanopipe/nanopipe/examples/photos/app"
@@ -58,5 +60,28 @@ func TestGoldenTemplates(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSynthAfterKernelRestart synthesizes an app with S3 stages, closes
+// the jsii kernel, and synthesizes it again in the new kernel the next
+// call starts: the construct loads its support package there too, and
+// the template is the same.
+func TestSynthAfterKernelRestart(t *testing.T) {
+	template := func() []byte {
+		_, tmpl := synth(t, app.App, &cdk.Props{Environment: "dev"})
+		b, err := json.Marshal(tmpl.ToJSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	before := template()
+	if !bytes.Contains(before, []byte("Custom::S3BucketNotifications")) {
+		t.Fatal("the photos app has no S3 notifications: the test needs an app with S3 stages")
+	}
+	jsii.Close()
+	if after := template(); !bytes.Equal(before, after) {
+		t.Error("the template differs after the kernel restarted")
 	}
 }

@@ -115,12 +115,17 @@ class Support {
 module.exports = { Support };
 `
 
-var loadSupport = sync.OnceFunc(func() {
+// loadSupport loads the support package into the jsii kernel. The kernel
+// client loads a package once; after jsii.Close the next call starts a new
+// kernel, which this loads it into again.
+func loadSupport() {
 	// The module finds aws-cdk-lib where the kernel put it: load that
 	// first.
 	awscdkjsii.Initialize()
-	jsiiruntime.Load(supportPackage, supportVersion, supportTarball())
-})
+	jsiiruntime.Load(supportPackage, supportVersion, supportPackageBytes())
+}
+
+var supportPackageBytes = sync.OnceValue(supportTarball)
 
 // supportAssembly is the package's jsii assembly: the Support class and
 // its static methods, in the form the kernel reads to call them.
