@@ -117,6 +117,7 @@ func (e *Environment) setupRuntime(ctx context.Context) error {
 		App: e.app, Buckets: e.env.Buckets, Tables: e.env.Tables, Streams: e.env.Streams,
 		Bootstrap: bin, Emulator: emulator, Endpoint: e.stageURL, Region: awsconf.Region,
 		Slots: ro.Slots, LogLevel: logLevel(e.opts.StageLogger), Logger: e.opts.StageLogger, Output: ro.Output,
+		Metrics: e.metricsWriter(),
 	})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)

@@ -218,7 +218,7 @@ func TestRIEMatchesInProcessFaults(t *testing.T) {
 		t.Skip("builds and runs a Lambda binary")
 	}
 	modes := []string{"in-process", "rie"}
-	type result struct{ deliveries, letters, objects, results []string }
+	type result struct{ deliveries, letters, objects, results, metrics []string }
 	res := map[string]result{}
 	var mu sync.Mutex
 	// The group returns when both parallel runs are done.
@@ -244,7 +244,7 @@ func TestRIEMatchesInProcessFaults(t *testing.T) {
 				}
 				wg.Wait()
 				idle(t, env)
-				r := result{deliveries: d.summary(false), letters: letterSummary(t, env), objects: keys(t, s3c, "faults-inbox"), results: scan(t, ddb, "results")}
+				r := result{deliveries: d.summary(false), letters: letterSummary(t, env), objects: keys(t, s3c, "faults-inbox"), results: scan(t, ddb, "results"), metrics: metricSummary(env)}
 				mu.Lock()
 				res[mode] = r
 				mu.Unlock()
@@ -282,7 +282,21 @@ func TestRIEMatchesInProcessFaults(t *testing.T) {
 	equal(t, "dead letters", a.letters, b.letters)
 	equal(t, "objects", a.objects, b.objects)
 	equal(t, "results", a.results, b.results)
+	// The stages' metric lines reach the summary in both modes: under the
+	// emulator the runtime writes them to its output, as in Lambda.
+	equal(t, "metrics", a.metrics, b.metrics)
 	t.Logf("deliveries (both runs):\n  %s", strings.Join(a.deliveries, "\n  "))
+	t.Logf("metrics (both runs):\n  %s", strings.Join(a.metrics, "\n  "))
+}
+
+// metricSummary is what the stages' metric lines added up to, without
+// the durations.
+func metricSummary(env *local.Environment) []string {
+	var out []string
+	for _, m := range env.Metrics() {
+		out = append(out, fmt.Sprintf("%s: invocations %d, records %d, processed %d, failed %d, retried %d", m.Stage, m.Invocations, m.Records, m.Processed, m.Failed, m.Retried))
+	}
+	return out
 }
 
 // streamPayload is a stream batch of the faults app's events table.

@@ -195,3 +195,31 @@ func BenchmarkInvokeMetricsRatio(b *testing.B) {
 	b.ReportMetric(float64(tOn.Nanoseconds())/float64(i), "on-ns/op")
 	b.ReportMetric(float64(tOn)/float64(tOff), "on/off")
 }
+
+// TestTimedOutInvocationWritesNoMetrics: an invocation that overruns its
+// deadline writes no metric line, since Lambda stops the function there
+// (under the runtime emulator the line never comes either); one that
+// returns in time writes its line.
+func TestTimedOutInvocationWritesNoMetrics(t *testing.T) {
+	a := pipeline.New("late")
+	bk := a.Bucket("late-in")
+	st := pipeline.OnObject(a, "objects", bk.Created(), func(ctx context.Context, o triggers.Object) error {
+		if o.Key == "slow" {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	})
+	for _, tt := range []struct {
+		key   string
+		lines int
+	}{{"quick", 1}, {"slow", 0}} {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		plumbing.Invoke(ctx, st, &pipeline.Env{Logger: slog.New(slog.DiscardHandler), Metrics: &out}, pipelinetest.S3Event(pipelinetest.CreatedObject(bk, tt.key, nil)))
+		cancel()
+		if n := bytes.Count(out.Bytes(), []byte("\n")); n != tt.lines {
+			t.Errorf("%s: %d metric lines, want %d:\n%s", tt.key, n, tt.lines, out.String())
+		}
+	}
+}

@@ -42,7 +42,12 @@ func (s *Stage) invoke(ctx context.Context, env *Env, payload []byte) ([]byte, e
 	defer stop()
 	inv.metrics = startMetrics(env)
 	resp, err := s.h.invoke(ctx, inv, payload)
-	inv.emitMetrics()
+	// An invocation that ended at its deadline (or was stopped) writes no
+	// metric line: Lambda stops the function there, before the runtime
+	// could.
+	if ctx.Err() == nil && invocationEnded(ctx) == nil {
+		inv.emitMetrics()
+	}
 	return resp, err
 }
 

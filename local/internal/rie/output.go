@@ -63,12 +63,19 @@ var (
 	sdkDebug = regexp.MustCompile(`^SDK \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} DEBUG `)
 )
 
+// emfPrefix starts every metric line the runtime writes.
+var emfPrefix = []byte(`{"_aws":`)
+
 func (w *lineWriter) line(b []byte) {
 	b = bytes.TrimRight(b, "\r")
 	if w.note != nil && bytes.HasPrefix(b, []byte("END RequestId: ")) {
 		w.note("", "", true)
 	}
 	if len(bytes.TrimSpace(b)) == 0 || reportLine.Match(b) || emulatorInfo.Match(b) || errorEcho.Match(b) || sdkDebug.Match(b) {
+		return
+	}
+	if m := w.r.opts.Metrics; m != nil && bytes.HasPrefix(b, emfPrefix) {
+		m.Write(append(append(make([]byte, 0, len(b)+1), b...), '\n'))
 		return
 	}
 	if b[0] == '{' && w.logJSON(b) {

@@ -66,6 +66,10 @@ type Options struct {
 	// print (a crash's stack trace, the emulator's warnings), a line at a
 	// time prefixed with the function; nil discards it.
 	Output io.Writer
+	// Metrics receives the metric lines the runtime writes (Embedded
+	// Metric Format, one JSON object starting {"_aws": per line), a whole
+	// line per Write; nil passes them to Logger with the other JSON lines.
+	Metrics io.Writer
 }
 
 // Runner runs the functions of an app under the emulator and implements
