@@ -64,6 +64,58 @@ func TestWriteWithoutDurableEventIsRefused(t *testing.T) {
 	}
 }
 
+// A delete whose event cannot be queued (the engine's journal is full) is
+// answered 500 and the object is gone; the event is not: the embedded S3
+// keeps its record in its own journal, so the client's retry after a
+// restart of the environment (a crash, say, before the retry) still
+// delivers it. Deliveries are at least once: the retry sends the record
+// again even when this run delivered it from memory.
+func TestDeleteEventOutlivesRestart(t *testing.T) {
+	app := pipeline.New("durable")
+	b := app.Bucket("inbox")
+	var c counter
+	pipeline.OnObject(app, "removed", b.Removed(), func(ctx context.Context, o triggers.Object) error {
+		c.add(o.Key)
+		return nil
+	})
+	dir := t.TempDir()
+	env, err := local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, env.S3Client(), "inbox", "k")
+	idle(t, env)
+	diskfull.Fill(t, filepath.Join(dir, "engine", "async.log"))
+	req, _ := http.NewRequest(http.MethodDelete, env.Endpoint()+"/inbox/k", nil)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("DELETE whose event cannot be journaled: %d, want 500", resp.StatusCode)
+	}
+	// The engine still delivers the event in this run, from memory; a
+	// crash would lose that delivery, and with it the event, but for the
+	// record the embedded S3 keeps.
+	idle(t, env)
+	before := c.get("k")
+	env.Close(context.Background()) // its journal cannot be written: an error is expected
+
+	env, err = local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close(context.Background())
+	if _, err := env.S3Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String("inbox"), Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, env)
+	if n := c.get("k") - before; n != 1 {
+		t.Errorf("the retried delete after the restart delivered the event %d times, want 1", n)
+	}
+}
+
 // A DynamoDB write and its stream record are one journal line: when it
 // cannot be written, the write is refused (500 InternalServerError), not
 // applied, and has no stream record.

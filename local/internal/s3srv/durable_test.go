@@ -103,3 +103,58 @@ func TestChangeWithoutDurableEventIsNotAcknowledged(t *testing.T) {
 		t.Errorf("after deleting retried again, events: %s", got)
 	}
 }
+
+// The records of a change whose event could not be queued outlive a
+// restart of the server, also one that compacts the journal in between:
+// the client's retry after the restart finds the object gone and sends
+// them then, as it would have without the restart.
+func TestUnsentEventsOutliveRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	srv, c, _ := start(t, dir)
+	f := &refuser{refuse: map[string]int{}}
+	srv.Subscribe(f.add)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bkt")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"gone", "kept"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String(k), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.set("gone", 10) // more than the SDK's attempts
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("gone")}); code(err) != "InternalError" {
+		t.Fatalf("DeleteObject whose event is never kept: %v, want InternalError", err)
+	}
+	srv.Close()
+
+	// Restarted twice (each open compacts the journal), then the client
+	// retries.
+	for range 2 {
+		srv, _, _ := start(t, dir)
+		srv.Close()
+	}
+	_, c, rec := start(t, dir)
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(rec.take()); len(got) != 1 || got[0] != "ObjectRemoved:Delete gone" {
+		t.Errorf("events after the retried delete: %v, want the delete's event, once", got)
+	}
+	// Sent now, so not again: another restart and delete sends nothing.
+	_, c, rec = start(t, dir)
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(rec.take()); len(got) != 0 {
+		t.Errorf("events after a second restart and delete: %v, want none", got)
+	}
+}
+
+func names(recs []Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.EventName+" "+r.S3.Object.Key)
+	}
+	return out
+}

@@ -80,7 +80,31 @@ type eventer struct {
 	// keep, oldest first: they are sent again before the key's next
 	// record, or by the next delete of the key that has none (a retried
 	// delete finds the object gone).
-	unsent map[string][]Record
+	unsent map[string]unsentRecords
+	// persist, when set (a store under a directory), journals a key's
+	// unsent records whenever they change (none: all were sent), so they
+	// outlive a crash; it is called under mu, in the order of the changes.
+	persist func(bucket, key string, recs []Record) error
+}
+
+type unsentRecords struct {
+	bucket, key string
+	recs        []Record
+}
+
+// restore sets the unsent records of a key, as the journal kept them.
+func (e *eventer) restore(bucket, key string, recs []Record) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := bucket + "/" + key
+	if len(recs) == 0 {
+		delete(e.unsent, id)
+		return
+	}
+	if e.unsent == nil {
+		e.unsent = map[string]unsentRecords{}
+	}
+	e.unsent[id] = unsentRecords{bucket, key, recs}
 }
 
 // Sequencer makes S3 sequencers: hexadecimal strings of one length that
@@ -132,10 +156,14 @@ func (e *eventer) send(bucket, key string, rec *Record) error {
 	id := bucket + "/" + key
 	e.mu.Lock()
 	subs := e.subs
-	recs := e.unsent[id]
+	recs := e.unsent[id].recs
+	hadUnsent := len(recs) > 0
 	delete(e.unsent, id)
 	e.mu.Unlock()
 	if len(subs) == 0 {
+		if hadUnsent {
+			e.restore(bucket, key, recs)
+		}
 		return nil
 	}
 	if rec != nil {
@@ -151,12 +179,25 @@ func (e *eventer) send(bucket, key string, rec *Record) error {
 		if err := errors.Join(errs...); err != nil {
 			e.mu.Lock()
 			if e.unsent == nil {
-				e.unsent = map[string][]Record{}
+				e.unsent = map[string]unsentRecords{}
 			}
-			e.unsent[id] = append(recs[i:len(recs):len(recs)], e.unsent[id]...)
+			left := append(recs[i:len(recs):len(recs)], e.unsent[id].recs...)
+			e.unsent[id] = unsentRecords{bucket, key, left}
+			if e.persist != nil {
+				// Best effort: when this fails too, the records are kept
+				// in memory only, as the caller's 500 says.
+				e.persist(bucket, key, left)
+			}
 			e.mu.Unlock()
 			return errEventNotQueued(key, err)
 		}
+	}
+	if hadUnsent && e.persist != nil {
+		e.mu.Lock()
+		if _, again := e.unsent[id]; !again {
+			e.persist(bucket, key, nil)
+		}
+		e.mu.Unlock()
 	}
 	return nil
 }

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -122,6 +124,9 @@ type logEntry struct {
 	VID     string   `json:"vid,omitempty"`
 	Upload  *upload  `json:"upload,omitempty"`
 	Part    *part    `json:"part,omitempty"`
+	// Records are the unsent event records of Name/Key ("unsent"): the
+	// whole list, replacing any earlier one; empty when all were sent.
+	Records []Record `json:"records,omitempty"`
 }
 
 func openStore(dir string, ev *eventer) (*store, error) {
@@ -140,6 +145,11 @@ func openStore(dir string, ev *eventer) (*store, error) {
 	if err := s.compact(); err != nil {
 		j.Close()
 		return nil, err
+	}
+	// The records of changes whose events could not be queued are kept
+	// here too, so a crash before the client's retry does not lose them.
+	ev.persist = func(bucket, key string, recs []Record) error {
+		return s.j.Append(logEntry{Op: "unsent", Name: bucket, Key: key, Records: recs})
 	}
 	return s, nil
 }
@@ -177,6 +187,8 @@ func (s *store) replay(line []byte) error {
 		}
 	case "rmupload":
 		delete(s.uploads, e.Name)
+	case "unsent":
+		s.events.restore(e.Name, e.Key, e.Records)
 	}
 	return nil
 }
@@ -197,6 +209,11 @@ func (s *store) compact() error {
 						return err
 					}
 				}
+			}
+		}
+		for _, u := range s.unsentEntries() {
+			if err := emit(u); err != nil {
+				return err
 			}
 		}
 		for _, u := range s.uploads {
@@ -225,6 +242,20 @@ func (s *store) compact() error {
 }
 
 func (s *store) close() error { return s.j.Close() }
+
+// unsentEntries are the journal entries of the records not sent yet, by
+// bucket and key.
+func (s *store) unsentEntries() []logEntry {
+	e := s.events
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []logEntry
+	for _, id := range slices.Sorted(maps.Keys(e.unsent)) {
+		u := e.unsent[id]
+		out = append(out, logEntry{Op: "unsent", Name: u.bucket, Key: u.key, Records: u.recs})
+	}
+	return out
+}
 
 func (s *store) sortedBuckets() []*bucket {
 	out := make([]*bucket, 0, len(s.buckets))
