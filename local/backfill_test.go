@@ -376,3 +376,115 @@ func TestBackfillDeployed(t *testing.T) {
 		t.Errorf("dead letters (%v):\n%s", err, letters)
 	}
 }
+
+// TestBackfillThroughRunningDev runs the backfill command while an
+// environment (what dev runs) holds the state directory: the backfill
+// goes through that environment's server, into its stages and dead
+// letters, with the same dry run, counts, checkpoint and exit codes as on
+// the directory itself.
+func TestBackfillThroughRunningDev(t *testing.T) {
+	dir := t.TempDir()
+	fill(t, dir, "bfd", "bfd-files", "in/", 20)
+	app := pipeline.New("bfd")
+	files := app.Bucket("bfd-files")
+	var mu sync.Mutex
+	seen := map[string]int{}
+	pipeline.OnObject(app, "index", files.Created(triggers.Prefix("in/")), func(ctx context.Context, o triggers.Object) error {
+		if o.Key == "in/00007.txt" {
+			return errors.New("refused seven")
+		}
+		mu.Lock()
+		seen[o.Key]++
+		mu.Unlock()
+		return nil
+	}).Reads(files.Keys("in/", ""))
+	env, err := local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close(context.Background())
+
+	var out, errs bytes.Buffer
+	cmd := local.Command{App: app, Name: "bfd", Stdout: &out, Stderr: &errs}
+	if code := cmd.Run(context.Background(), []string{"backfill", "--stage", "index", "--dir", dir, "--dry-run"}); code != 0 {
+		t.Fatalf("dry run through dev: status %d\n%s\n%s", code, out.String(), errs.String())
+	}
+	if n := strings.Count(out.String(), "ObjectCreated:Put s3://bfd-files/in/"); n != 20 || len(seen) != 0 {
+		t.Fatalf("dry run through dev listed %d objects and delivered %d; printed:\n%s\n%s", n, len(seen), out.String(), errs.String())
+	}
+	if !strings.Contains(errs.String(), "through the dev server at "+env.Endpoint()) {
+		t.Errorf("the command does not say it goes through the dev server:\n%s", errs.String())
+	}
+
+	out.Reset()
+	errs.Reset()
+	code := cmd.Run(context.Background(), []string{"backfill", "--stage", "index", "--dir", dir, "--retries", "0", "--retry-delay", "10ms"})
+	if code != 1 || !strings.Contains(out.String(), "20 listed, 20 invocations, 19 processed, 1 failed, 1 dead-lettered") {
+		t.Fatalf("backfill through dev: status %d, want 1 (a dead letter)\n%s\n%s", code, out.String(), errs.String())
+	}
+	mu.Lock()
+	if len(seen) != 19 {
+		t.Errorf("%d objects delivered, want 19", len(seen))
+	}
+	mu.Unlock()
+	// The failure is a dead letter of the running environment.
+	if ls, err := env.DeadLetters("index"); err != nil || len(ls) != 1 || !strings.Contains(ls[0].Error, "refused seven") {
+		t.Errorf("dead letters of the running environment: %+v (%v), want the one of in/00007.txt", ls, err)
+	}
+	// The checkpoint is the environment's: a second run finds it complete.
+	out.Reset()
+	if code := cmd.Run(context.Background(), []string{"backfill", "--stage", "index", "--dir", dir}); code == 0 {
+		t.Errorf("a second backfill through dev over a complete checkpoint ran:\n%s", out.String())
+	}
+	// Options only this process has are refused with the reason.
+	errs.Reset()
+	if code := cmd.Run(context.Background(), []string{"backfill", "--stage", "index", "--dir", dir, "--checkpoint", filepath.Join(dir, "mine.json")}); code != 2 || !strings.Contains(errs.String(), "run without --checkpoint, or stop it first") {
+		t.Errorf("--checkpoint through dev: status %d\n%s", code, errs.String())
+	}
+}
+
+// TestBackfillThroughRunningDevInterrupted: interrupting the backfill
+// command ends the backfill in the running environment too, and the next
+// run resumes from its checkpoint.
+func TestBackfillThroughRunningDevInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	fill(t, dir, "bfi", "bfi-files", "in/", 40)
+	app := pipeline.New("bfi")
+	files := app.Bucket("bfi-files")
+	var delivered atomic.Int64
+	var interrupt func()
+	pipeline.OnObject(app, "slow", files.Created(), func(ctx context.Context, o triggers.Object) error {
+		if delivered.Add(1) == 5 && interrupt != nil {
+			interrupt()
+		}
+		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	env, err := local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close(context.Background())
+	var out, errs bytes.Buffer
+	cmd := local.Command{App: app, Name: "bfi", Stdout: &out, Stderr: &errs}
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupt = cancel
+	if code := cmd.Run(ctx, []string{"backfill", "--stage", "slow", "--dir", dir, "--concurrency", "1"}); code != 130 {
+		t.Fatalf("interrupted backfill through dev: status %d, want 130\n%s\n%s", code, out.String(), errs.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	stopped := delivered.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := delivered.Load(); n != stopped || n >= 40 {
+		t.Fatalf("the backfill went on in the environment after the interruption: %d then %d deliveries", stopped, n)
+	}
+	interrupt = nil
+	out.Reset()
+	if code := cmd.Run(context.Background(), []string{"backfill", "--stage", "slow", "--dir", dir, "--json"}); code != 0 {
+		t.Fatalf("resumed backfill through dev: status %d\n%s\n%s", code, out.String(), errs.String())
+	}
+	if !strings.Contains(out.String(), `"resumed":true`) || !strings.Contains(out.String(), `"done":true`) {
+		t.Errorf("the resumed run's summary:\n%s", out.String())
+	}
+	t.Logf("%d deliveries before the interruption, %d in all", stopped, delivered.Load())
+}

@@ -419,16 +419,13 @@ func (e *Environment) admin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(200, ls)
-	case r.URL.Path == "/_nanopipe/replay" && r.Method == http.MethodPost:
-		// A web page can post a form or text/plain to the endpoint, not
-		// application/json (that needs a CORS preflight, which is never
-		// granted): only a JSON request is taken.
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-			reply(http.StatusUnsupportedMediaType, map[string]string{"error": "send the IDs as JSON, with Content-Type: application/json"})
+	case r.URL.Path == "/_nanopipe/backfill" && r.Method == http.MethodPost:
+		if !adminPost(r, reply, "backfill") {
 			return
 		}
-		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" && site != "same-origin" {
-			reply(http.StatusForbidden, map[string]string{"error": "a replay is not taken from a web page of another site"})
+		e.adminBackfill(w, r, reply)
+	case r.URL.Path == "/_nanopipe/replay" && r.Method == http.MethodPost:
+		if !adminPost(r, reply, "replay") {
 			return
 		}
 		var in struct{ IDs []string }
@@ -447,6 +444,23 @@ func (e *Environment) admin(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply(404, map[string]string{"error": "no such nanopipe endpoint"})
 	}
+}
+
+// adminPost checks a POST to the admin API, answering the refusal: a web
+// page can post a form or text/plain to the endpoint, not
+// application/json (that needs a CORS preflight, which is never
+// granted), so only a JSON request is taken, and none a browser says
+// comes from another site.
+func adminPost(r *http.Request, reply func(int, any), what string) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		reply(http.StatusUnsupportedMediaType, map[string]string{"error": "send the request as JSON, with Content-Type: application/json"})
+		return false
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" && site != "same-origin" {
+		reply(http.StatusForbidden, map[string]string{"error": "a " + what + " is not taken from a web page of another site"})
+		return false
+	}
+	return true
 }
 
 // ReplayResult says what happened to one replayed letter.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -69,22 +70,44 @@ func (c *Command) backfill(ctx context.Context, args []string) int {
 		}
 		prog, err = d.Backfill(ctx, opts)
 	} else {
-		if opts.Checkpoint == "" {
-			opts.Checkpoint = filepath.Join(*dir, "backfill", st.Name()+".json")
+		ownCheckpoint := opts.Checkpoint != ""
+		if !ownCheckpoint {
+			opts.Checkpoint = remoteCheckpoint(*dir, st.Name())
 		}
 		env, serr := Start(ctx, c.App, Options{Dir: *dir, Addr: "127.0.0.1:0"})
 		if errors.Is(serr, ErrLocked) {
-			fmt.Fprintf(c.Stderr, "%s backfill: a dev server uses %s; stop it first (its S3 and DynamoDB state is what the backfill reads)\n", c.Name, *dir)
-			return 1
+			// A dev server runs on the directory: the backfill goes
+			// through it, into its engine and dead letters.
+			ep, rerr := os.ReadFile(filepath.Join(*dir, "endpoint"))
+			if rerr != nil {
+				fmt.Fprintf(c.Stderr, "%s backfill: another nanopipe process uses %s and names no endpoint; stop it first\n", c.Name, *dir)
+				return 1
+			}
+			if ownCheckpoint {
+				fmt.Fprintf(c.Stderr, "%s backfill: the dev server running on %s keeps the checkpoint in %s; run without --checkpoint, or stop it first\n", c.Name, *dir, remoteCheckpoint(*dir, st.Name()))
+				return 2
+			}
+			req := backfillRequest{Stage: st.Name(), Prefix: *prefix, Rate: *rate, Concurrency: *conc, Retries: *retries, RetryDelay: retryDelay.String(), DryRun: *dry}
+			var list io.Writer
+			if *dry {
+				list = c.Stdout
+			}
+			fmt.Fprintf(c.Stderr, "%s backfill: through the dev server at %s\n", c.Name, strings.TrimSpace(string(ep)))
+			prog, err = backfillRemoteCtx(ctx, strings.TrimSpace(string(ep)), req, bar.show, list)
+			if errors.Is(err, errNoServer) {
+				fmt.Fprintf(c.Stderr, "%s backfill: another nanopipe process uses %s, and no dev server answers at %s; stop it first\n", c.Name, *dir, strings.TrimSpace(string(ep)))
+				return 1
+			}
+		} else {
+			if serr != nil {
+				fmt.Fprintf(c.Stderr, "%s backfill: %v\n", c.Name, serr)
+				return 1
+			}
+			prog, err = env.Backfill(ctx, opts)
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			env.Close(cctx)
+			cancel()
 		}
-		if serr != nil {
-			fmt.Fprintf(c.Stderr, "%s backfill: %v\n", c.Name, serr)
-			return 1
-		}
-		prog, err = env.Backfill(ctx, opts)
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		env.Close(cctx)
-		cancel()
 	}
 	bar.end()
 	c.backfillSummary(p, st.Name(), prog, opts, err)
