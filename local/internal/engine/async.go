@@ -32,19 +32,27 @@ func sortEvents(evs []*asyncEvent) {
 }
 
 // queue is an unbounded FIFO: S3 requests must never wait for stages.
+// signal wakes a waiting worker and is never closed (a push or a wake-up
+// may race with close); done is closed once, by close, and wakes them all.
 type queue struct {
 	mu     sync.Mutex
 	items  []*asyncEvent
 	signal chan struct{}
+	done   chan struct{}
 	closed bool
 }
 
-func newQueue() *queue { return &queue{signal: make(chan struct{}, 1)} }
+func newQueue() *queue { return &queue{signal: make(chan struct{}, 1), done: make(chan struct{})} }
 
 func (q *queue) push(ev *asyncEvent) {
 	q.mu.Lock()
 	q.items = append(q.items, ev)
 	q.mu.Unlock()
+	q.wake()
+}
+
+// wake wakes one waiting worker, if none is woken yet.
+func (q *queue) wake() {
 	select {
 	case q.signal <- struct{}{}:
 	default:
@@ -53,9 +61,11 @@ func (q *queue) push(ev *asyncEvent) {
 
 func (q *queue) close() {
 	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	close(q.signal)
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.done)
+	}
 }
 
 // pop waits for an event; nil means the queue was closed.
@@ -73,10 +83,7 @@ func (q *queue) pop(ctx context.Context) *asyncEvent {
 			n := len(q.items)
 			q.mu.Unlock()
 			if n > 0 { // wake another worker
-				select {
-				case q.signal <- struct{}{}:
-				default:
-				}
+				q.wake()
 			}
 			return ev
 		}
@@ -84,10 +91,9 @@ func (q *queue) pop(ctx context.Context) *asyncEvent {
 		select {
 		case <-ctx.Done():
 			return nil
-		case _, ok := <-q.signal:
-			if !ok {
-				return nil
-			}
+		case <-q.done:
+			return nil
+		case <-q.signal:
 		}
 	}
 }
