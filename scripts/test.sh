@@ -25,6 +25,13 @@ go vet ./...
 echo "test: go test"
 go test -count=1 -timeout 30m ./...
 
+# The runtime and the local environment once more under the race
+# detector: their servers, engine and journals are concurrent, and a race
+# there can end the process. (The cdk package drives one jsii process from
+# one goroutine; the race detector adds nothing there but time.)
+echo "test: go test -race (runtime and local environment)"
+go test -race -count=1 -timeout 30m ./pipeline/... ./triggers/... ./stages/... ./pipelinetest/... ./local/... ./internal/...
+
 # The bounded soak test and the differential test against DynamoDB Local
 # ran above; run them once more verbosely so their counts are in the log.
 echo "test: soak and differential counts"
