@@ -511,6 +511,23 @@ func (sl *slot) running() bool {
 	}
 }
 
+// exitedWithin reports whether the slot's emulator has exited, or exits
+// within d.
+func (sl *slot) exitedWithin(d time.Duration) bool {
+	sl.mu.Lock()
+	exited := sl.exited
+	sl.mu.Unlock()
+	if exited == nil {
+		return true
+	}
+	select {
+	case <-exited:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
 func (sl *slot) stop() {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
@@ -612,6 +629,13 @@ func (sl *slot) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) (
 			return nil, err
 		}
 	}
+	return sl.send(ctx, s, payload, false)
+}
+
+// send sends one invocation to the slot's running emulator; retry is set
+// for the one resend after the emulator was found gone.
+func (sl *slot) send(ctx context.Context, s *pipeline.Stage, payload []byte, retry bool) ([]byte, error) {
+	f := sl.fn
 	sl.current.Store(s)
 	defer sl.current.Store(nil)
 	sl.resetNotes()
@@ -628,6 +652,18 @@ func (sl *slot) invoke(ctx context.Context, s *pipeline.Stage, payload []byte) (
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := f.r.client.Do(req)
+	if err != nil && ctx.Err() == nil && hctx.Err() == nil && !retry && sl.exitedWithin(time.Second) {
+		// The emulator was gone, so the invocation reached no runtime:
+		// most likely it could not bind the address freeAddr picked,
+		// which another process took meanwhile, and the readiness check
+		// reached that process. Start it again, on other addresses, and
+		// send the invocation once more.
+		sl.stop()
+		if err := sl.start(); err != nil {
+			return nil, err
+		}
+		return sl.send(ctx, s, payload, true)
+	}
 	if err != nil {
 		sl.stop()
 		switch {
