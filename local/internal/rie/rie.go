@@ -80,7 +80,6 @@ type Runner struct {
 	fns      map[string]*function
 	ids      sync.Map // slot's AppID -> *slot
 	home     string
-	client   *http.Client
 	outMu    sync.Mutex
 
 	mu        sync.Mutex
@@ -126,9 +125,6 @@ func New(opts Options) (*Runner, error) {
 	}
 	r := &Runner{
 		opts: opts, emulator: emu, fns: map[string]*function{}, home: home, bootstrap: opts.Bootstrap,
-		// Invocations are long requests to one emulator each; no proxy,
-		// no CA bundle.
-		client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, DisableCompression: true}},
 	}
 	var nonce [4]byte
 	rand.Read(nonce[:])
@@ -415,6 +411,10 @@ type slot struct {
 	addr   string
 	gen    int
 	out    *lineWriter
+	// client talks to this process only: its idle connections go with
+	// it, so a later emulator that gets the same port is never sent an
+	// invocation on a connection to the dead one.
+	client *http.Client
 
 	// What the function's output said of the invocation in flight: the
 	// failure reasons it logged, by sequence number, and whether the
@@ -537,6 +537,7 @@ func (sl *slot) stop() {
 	killTree(sl.cmd.Process)
 	<-sl.exited
 	sl.out.flush()
+	sl.client.CloseIdleConnections()
 	sl.cmd = nil
 }
 
@@ -584,6 +585,9 @@ func (sl *slot) start() error {
 		}
 		sl.mu.Lock()
 		sl.cmd, sl.exited, sl.addr, sl.gen, sl.out = cmd, exited, addr, gen, out
+		// Invocations are long requests to this one emulator: no proxy,
+		// no CA bundle.
+		sl.client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, DisableCompression: true}}
 		sl.mu.Unlock()
 		return nil
 	}
@@ -651,7 +655,10 @@ func (sl *slot) send(ctx context.Context, s *pipeline.Stage, payload []byte, ret
 		req.Header.Set("X-Amzn-RequestId", lc.AwsRequestID)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := f.r.client.Do(req)
+	sl.mu.Lock()
+	client := sl.client
+	sl.mu.Unlock()
+	resp, err := client.Do(req)
 	if err != nil && ctx.Err() == nil && hctx.Err() == nil && !retry && sl.exitedWithin(time.Second) {
 		// The emulator was gone, so the invocation reached no runtime:
 		// most likely it could not bind the address freeAddr picked,
