@@ -660,11 +660,13 @@ func (sl *slot) send(ctx context.Context, s *pipeline.Stage, payload []byte, ret
 	sl.mu.Unlock()
 	resp, err := client.Do(req)
 	if err != nil && ctx.Err() == nil && hctx.Err() == nil && !retry && sl.exitedWithin(time.Second) {
-		// The emulator was gone, so the invocation reached no runtime:
-		// most likely it could not bind the address freeAddr picked,
+		// The emulator is gone. Most likely it never took the
+		// invocation: it could not bind the address freeAddr picked,
 		// which another process took meanwhile, and the readiness check
 		// reached that process. Start it again, on other addresses, and
-		// send the invocation once more.
+		// send the invocation once more (should the emulator itself have
+		// died during it, that is one more delivery: at least once, as
+		// in Lambda).
 		sl.stop()
 		if err := sl.start(); err != nil {
 			return nil, err
