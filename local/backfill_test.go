@@ -398,11 +398,7 @@ func TestBackfillThroughRunningDev(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}).Reads(files.Keys("in/", ""))
-	env, err := local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close(context.Background())
+	env := start(t, app, dir, nil, 0)
 
 	var out, errs bytes.Buffer
 	cmd := local.Command{App: app, Name: "bfd", Stdout: &out, Stderr: &errs}
@@ -460,11 +456,7 @@ func TestBackfillThroughRunningDevInterrupted(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		return nil
 	})
-	env, err := local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close(context.Background())
+	start(t, app, dir, nil, 0) // what dev runs: it holds the directory
 	var out, errs bytes.Buffer
 	cmd := local.Command{App: app, Name: "bfi", Stdout: &out, Stderr: &errs}
 	ctx, cancel := context.WithCancel(context.Background())

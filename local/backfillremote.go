@@ -129,12 +129,7 @@ func backfillRemoteCtx(ctx context.Context, endpoint string, req backfillRequest
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		var e struct{ Error string }
-		b, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(b))
-		}
-		return BackfillProgress{}, fmt.Errorf("dev server at %s: %s", endpoint, e.Error)
+		return BackfillProgress{}, adminError(endpoint, resp)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
@@ -166,4 +161,15 @@ func backfillRemoteCtx(ctx context.Context, endpoint string, req backfillRequest
 		return last, fmt.Errorf("dev server at %s: %w", endpoint, err)
 	}
 	return last, fmt.Errorf("dev server at %s stopped before the backfill ended; run it again to resume from its checkpoint", endpoint)
+}
+
+// adminError is the error of a refused admin API request: the server's
+// {"error": ...} message, or its body as it came.
+func adminError(endpoint string, resp *http.Response) error {
+	var e struct{ Error string }
+	b, _ := io.ReadAll(resp.Body)
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(b))
+	}
+	return fmt.Errorf("dev server at %s: %s", endpoint, e.Error)
 }

@@ -513,8 +513,7 @@ func replayRemote(endpoint string, ids []string) ([]ReplayResult, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("dev server at %s: %s", endpoint, strings.TrimSpace(string(b)))
+		return nil, adminError(endpoint, resp)
 	}
 	var res []ReplayResult
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {

@@ -79,10 +79,7 @@ func TestDeleteEventOutlivesRestart(t *testing.T) {
 		return nil
 	})
 	dir := t.TempDir()
-	env, err := local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := start(t, app, dir, nil, 0)
 	putObject(t, env.S3Client(), "inbox", "k")
 	idle(t, env)
 	diskfull.Fill(t, filepath.Join(dir, "engine", "async.log"))
@@ -102,11 +99,7 @@ func TestDeleteEventOutlivesRestart(t *testing.T) {
 	before := c.get("k")
 	env.Close(context.Background()) // its journal cannot be written: an error is expected
 
-	env, err = local.Start(context.Background(), app, local.Options{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close(context.Background())
+	env = start(t, app, dir, nil, 0)
 	if _, err := env.S3Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String("inbox"), Key: aws.String("k")}); err != nil {
 		t.Fatal(err)
 	}

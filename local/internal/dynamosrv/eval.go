@@ -68,16 +68,9 @@ func operandValue(item Item, o operand) (*Value, error) {
 		}
 		return operandValue(item, o.def)
 	case listAppendOp:
-		a, err := operandValue(item, o.a)
+		a, b, err := operandPair(item, o.a, o.b)
 		if err != nil {
 			return nil, err
-		}
-		b, err := operandValue(item, o.b)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil || b == nil {
-			return nil, validation("The provided expression refers to an attribute that does not exist in the item")
 		}
 		if a.K != KL || b.K != KL {
 			t := a.K
@@ -95,16 +88,9 @@ func operandValue(item Item, o operand) (*Value, error) {
 		}
 		return &Value{K: KL, L: l}, nil
 	case arithOp:
-		a, err := operandValue(item, o.a)
+		a, b, err := operandPair(item, o.a, o.b)
 		if err != nil {
 			return nil, err
-		}
-		b, err := operandValue(item, o.b)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil || b == nil {
-			return nil, validation("The provided expression refers to an attribute that does not exist in the item")
 		}
 		opName := "+"
 		if o.sub {
@@ -124,6 +110,21 @@ func operandValue(item Item, o operand) (*Value, error) {
 		return &Value{K: KN, Str: n}, nil
 	}
 	return nil, fmt.Errorf("unknown operand %T", o)
+}
+
+// operandPair evaluates the two operands of list_append or + and -, both
+// of which must name something in the item.
+func operandPair(item Item, x, y operand) (a, b *Value, err error) {
+	if a, err = operandValue(item, x); err != nil {
+		return nil, nil, err
+	}
+	if b, err = operandValue(item, y); err != nil {
+		return nil, nil, err
+	}
+	if a == nil || b == nil {
+		return nil, nil, validation("The provided expression refers to an attribute that does not exist in the item")
+	}
+	return a, b, nil
 }
 
 // evalCond evaluates a condition on an item (an empty item when absent).
